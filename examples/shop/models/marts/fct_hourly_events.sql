@@ -1,0 +1,20 @@
+-- Hourly incremental: each run (re)loads exactly the Digdag session's hour (UTC hour
+-- of the session time). Reads the daily-scheduled staging views and the seed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['event_hour', 'event_type', 'region'],
+    pre_hook="{{ delete_session_window('event_hour', 'hour') }}"
+) }}
+
+select
+    e.event_hour,
+    e.event_type,
+    coalesce(co.region, 'unknown')      as region,
+    count(*)                            as event_count,
+    count(distinct e.customer_id)       as customer_count
+from {{ ref('stg_events') }} as e
+left join {{ ref('stg_customers') }} as c using (customer_id)
+left join {{ ref('countries') }} as co on co.country_code = c.country_code
+where {{ in_session_window('e.occurred_at', 'hour') }}
+group by all

@@ -1,0 +1,166 @@
+"""The `gen` command line: builds inputs, runs the pipeline, prints, and decides exit codes.
+
+Exit codes: 0 ok / up to date, 1 --check found changes, 2 bad input or config, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from gen import __version__
+from gen.errors import GenError
+
+EXIT_OK, EXIT_CHANGES, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _pyproject_defaults() -> dict[str, Any]:
+    """[tool.gen] of ./pyproject.toml: default flags for running gen from a repository's root."""
+    path = Path("pyproject.toml")
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise click.UsageError(f"pyproject.toml: cannot be read: {e}") from e
+    section = data.get("tool", {}).get("gen", {})
+    allowed = {"project-dir", "out", "manifest", "config", "profiles-dir", "templates"}
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise click.UsageError(f"pyproject.toml: unknown key [tool.gen] {unknown[0]} "
+                               f"(allowed: {', '.join(sorted(allowed))})")
+    return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def run_guarded(func: Callable[[], int], *, debug: bool) -> NoReturn:
+    """Run a command body; map GenError to its exit code and anything else to 3 (traceback if --debug)."""
+    try:
+        code = func()
+    except GenError as e:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # the one place that turns a bug into exit code 3
+        if debug:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gen")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Generate a Digdag project from a dbt project's manifest."""
+    ctx.obj = {"debug": debug, "defaults": _pyproject_defaults()}
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command that reads a dbt project shares."""
+    options = [
+        click.option("--project-dir", type=click.Path(path_type=Path), default=None,
+                     help="dbt project folder (default: [tool.gen] project-dir, else .)."),
+        click.option("--manifest", type=click.Path(path_type=Path), default=None,
+                     help="manifest.json to read (default: <project-dir>/target/manifest.json)."),
+        click.option("--parse", is_flag=True, help="Run `dbt parse` through dbt-core first."),
+        click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
+                     help="dbt profiles folder for --parse (default: the project dir if it has profiles.yml)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                     help="gen.yml (default: gen.yml next to dbt_project.yml)."),
+        click.option("--templates", type=click.Path(path_type=Path), default=None,
+                     help="Folder of templates that override the built-in ones."),
+        click.option("--project-name", default=None,
+                     help="Root dbt project name, for old manifests that do not record it."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_inputs(ctx: click.Context, **kw: Any) -> Any:
+    """Inputs from flags, falling back to [tool.gen] defaults."""
+    from gen.pipeline import Inputs
+
+    defaults = ctx.obj["defaults"]
+
+    def pick(name: str) -> Path | None:
+        value = kw.get(name)
+        if value is None and name in defaults:
+            value = Path(defaults[name])
+        return Path(value) if value is not None else None
+
+    return Inputs(project_dir=pick("project_dir") or Path("."), manifest=pick("manifest"),
+                  config=pick("config_path") or pick("config"), parse=kw["parse"],
+                  profiles_dir=pick("profiles_dir"), project_name=kw.get("project_name"),
+                  templates=str(pick("templates")) if pick("templates") else None)
+
+
+def out_dir(ctx: click.Context, value: Path | None) -> Path:
+    """--out, else [tool.gen] out, else ./out."""
+    if value is not None:
+        return value
+    return Path(ctx.obj["defaults"].get("out", "out"))
+
+
+@cli.command()
+@input_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: out/).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if out/ is not up to date.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what changes.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
+@click.option("--force", is_flag=True, help="Overwrite files in out/ that gen did not write.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.pass_context
+def workflows(ctx: click.Context, out: Path | None, check: bool, show_diff: bool, dry_run: bool, force: bool,
+              quiet: bool, **kw: Any) -> None:
+    """Write one Digdag workflow per table (or meta.digdag.workflow group) into out/."""
+
+    def body() -> int:
+        from gen.output import apply_tree, compare_tree
+        from gen.pipeline import generate
+        from gen.report import foreign_note, summary
+
+        inputs = build_inputs(ctx, **kw)
+        target = out_dir(ctx, out)
+        result = generate(inputs)
+        for warning in result.plan.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        dry = check or dry_run
+        if dry:
+            changes = compare_tree(result.tree, target, force=force, with_diff=check or show_diff)
+        else:
+            if show_diff:
+                preview = compare_tree(result.tree, target, force=force, with_diff=True)
+                click.echo("".join(preview.diffs.values()), nl=False)
+            changes = apply_tree(result.tree, target, force=force)
+        if dry and (check or show_diff):
+            click.echo("".join(changes.diffs.values()), nl=False)
+        for line in foreign_note(changes, out=str(target)):
+            click.echo(line, err=True)
+        if not quiet:
+            for line in summary(result.plan, changes, out=str(target), dry=dry):
+                click.echo(line, err=check)
+        if check and changes.changed:
+            click.echo(f"error: {target} is not up to date; run `gen workflows` and commit the result",
+                       err=True)
+            return EXIT_CHANGES
+        return EXIT_OK
+
+    run_guarded(body, debug=ctx.obj["debug"])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="gen")

@@ -1,0 +1,59 @@
+"""One exception tree for every failure gen reports; the CLI maps each class to an exit code."""
+
+from __future__ import annotations
+
+
+class GenError(Exception):
+    """Base of every error gen reports to the user (exit code 2 unless a subclass says otherwise)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class ConfigError(GenError):
+    """gen.yml, pyproject [tool.gen] or a CLI flag is invalid."""
+
+
+class ManifestError(GenError):
+    """manifest.json cannot be read or does not have the shape of a dbt manifest."""
+
+
+class MetaError(GenError):
+    """A node's meta.digdag block is invalid (names the node and its file)."""
+
+
+class ScheduleError(GenError):
+    """A schedule value is not a valid Digdag schedule, or nodes in one workflow disagree."""
+
+
+class CycleError(GenError):
+    """Workflows (or nodes) depend on each other in a cycle."""
+
+
+class PlanError(GenError):
+    """The workflows cannot be planned as configured (name clashes, bad grouping)."""
+
+
+class TemplateError(GenError):
+    """A template is missing or failed to render."""
+
+
+class OutputError(GenError):
+    """out/ cannot be written safely (foreign files, symlinks, locks, I/O errors)."""
+
+
+class DbtError(GenError):
+    """dbt parse (run through dbt-core) failed."""
+
+
+class PushError(GenError):
+    """Pushing to the Digdag server failed."""
+
+
+class NotFreshError(GenError):
+    """The committed out/ differs from what generation would produce."""
+
+    exit_code = 1

@@ -1,0 +1,58 @@
+"""The one escaping helper for each place user text reaches: YAML scalars, JSON blocks Digdag passes
+through untouched, and comments."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from gen.errors import TemplateError
+
+# Characters YAML 1.1 (Digdag's SnakeYAML) treats as line breaks or refuses, plus `$`: Digdag evaluates
+# `${...}` in every string it reads, so `$` must never reach it literally from user text. (json.dumps
+# already escapes the C0 controls, newline included, inside strings.)
+_UNSAFE_IN_BLOCK = re.compile("[\\$\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_SAFE_SCALAR = re.compile(r"^[A-Za-z0-9 _./:+@,=-]*$")
+_EXPR = re.compile(r"^\$\{[^{}]+\}$")
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """JSON for a Digdag literal block: readable Unicode, but `$`, controls and YAML line breaks as \\uXXXX.
+
+    Digdag's template engine sees no `${`, YAML sees one logical line per JSON line, and the JSON or
+    YAML reader on the far side (helm, python) turns each escape back into the original character.
+    """
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=indent,
+                      separators=(",", ": ") if indent is not None else (", ", ": "))
+    return _UNSAFE_IN_BLOCK.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def yaml_scalar(value: Any) -> str:
+    """A double-quoted YAML scalar for text gen has already restricted to a safe alphabet."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if not _SAFE_SCALAR.match(text):
+        raise TemplateError(f"refusing to place {text!r} in a .dig file as a plain value (unsafe characters)")
+    return json.dumps(text)
+
+
+def digdag_expr(value: str) -> str:
+    """A double-quoted YAML scalar holding one `${...}` expression gen built itself."""
+    if not _EXPR.match(value):
+        raise TemplateError(f"not a single Digdag expression: {value!r}")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def comment(value: Any) -> str:
+    """Text safe inside a `#` comment: one line, printable."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]", "?", str(value))
+
+
+def indent_block(text: str, width: int) -> str:
+    """Indent every line after the first by `width` spaces (for YAML literal blocks)."""
+    pad = " " * width
+    return text.replace("\n", "\n" + pad)

@@ -1,0 +1,65 @@
+"""The records templates receive: a Plan of Workflows, each with its require> tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gen.schedule import Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class RequireTask:
+    """One `require>` task (a `loop>` of them when a reader session needs several upstream sessions)."""
+
+    task: str
+    upstream: str
+    session_time: str
+    loop_count: str | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """One generated Digdag workflow: the dbt nodes it builds and everything its .dig file says."""
+
+    name: str
+    slug: str
+    node_ids: tuple[str, ...]
+    labels: tuple[str, ...]
+    selects: tuple[str, ...]
+    schedule: Schedule | None
+    timezone: str
+    window: str
+    requires: tuple[RequireTask, ...]
+    upstreams: tuple[str, ...]
+    k8s: Mapping[str, Any]
+
+    @property
+    def file(self) -> str:
+        """The .dig file name, relative to the project root."""
+        return f"{self.name}.dig"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything render needs: the workflows plus project-wide settings, and what the run noticed."""
+
+    project: str
+    dbt_project: str
+    manifest_digest: str
+    generator_version: str
+    runner: str
+    session_time_mode: str
+    indirect_selection: str
+    vars: Mapping[str, Any]
+    chart_values: Mapping[str, Any]
+    workflows: tuple[Workflow, ...]
+    excluded: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def unscheduled(self) -> int:
+        """How many workflows have no schedule (run by hand or by require>)."""
+        return sum(1 for w in self.workflows if w.schedule is None)

@@ -1,0 +1,287 @@
+"""manifest.json (dbt schemas v4-v12, best effort for newer) -> frozen typed records.
+
+This is the only module that knows the manifest's raw keys. Only the fields gen needs are decoded
+(msgspec structs ignore the rest), which keeps large manifests fast and memory-light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gen.errors import ManifestError
+
+OLDEST_SCHEMA = 4
+NEWEST_SCHEMA = 12
+SCHEDULABLE_TYPES = frozenset({"model", "seed", "snapshot"})
+_SCHEMA_RE = re.compile(r"/manifest/v(\d+)(?:\.json)?$")
+
+
+# --- raw shapes (private) -------------------------------------------------------------------------
+
+
+class _RawDependsOn(msgspec.Struct, forbid_unknown_fields=False):
+    nodes: list[str | None] = msgspec.field(default_factory=list)
+
+
+class _RawConfig(msgspec.Struct, forbid_unknown_fields=False):
+    enabled: bool = True
+    materialized: str | None = None
+    meta: dict[str, Any] | None = None
+    tags: list[str] | str | None = None
+
+
+class _RawNode(msgspec.Struct, forbid_unknown_fields=False):
+    unique_id: str
+    resource_type: str
+    name: str
+    package_name: str
+    original_file_path: str = ""
+    patch_path: str | None = None
+    fqn: list[str] = msgspec.field(default_factory=list)
+    config: _RawConfig = msgspec.field(default_factory=_RawConfig)
+    meta: dict[str, Any] | None = None
+    tags: list[str] | str | None = None
+    depends_on: _RawDependsOn | None = None
+    version: str | int | float | None = None
+    latest_version: str | int | float | None = None
+
+
+class _RawSource(msgspec.Struct, forbid_unknown_fields=False):
+    unique_id: str
+    name: str
+    source_name: str = ""
+    package_name: str = ""
+    original_file_path: str = ""
+
+
+class _RawMetadata(msgspec.Struct, forbid_unknown_fields=False):
+    dbt_schema_version: str = ""
+    dbt_version: str = ""
+    project_name: str | None = None
+    project_id: str | None = None
+    adapter_type: str | None = None
+
+
+class _RawManifest(msgspec.Struct, forbid_unknown_fields=False):
+    metadata: _RawMetadata
+    nodes: dict[str, _RawNode]
+    sources: dict[str, _RawSource] = msgspec.field(default_factory=dict)
+
+
+# --- public records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One dbt node (model, seed, snapshot, test, source, ...) with the fields gen uses."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    package: str
+    file: str
+    patch_file: str | None
+    fqn: tuple[str, ...]
+    materialized: str
+    enabled: bool
+    tags: tuple[str, ...]
+    digdag: Mapping[str, Any]
+    depends_on: tuple[str, ...]
+    version: str | None
+    latest_version: str | None
+
+    @property
+    def origin(self) -> str:
+        """The file a user edits to change this node's settings, for error messages."""
+        return self.patch_file or self.file
+
+    @property
+    def label(self) -> str:
+        """Human name of the node: `name` or `name.vN` for versioned models."""
+        return f"{self.name}.v{self.version}" if self.version is not None else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A loaded manifest: its nodes keyed by unique id, plus what gen needs of its metadata."""
+
+    path: str
+    schema_version: int
+    dbt_version: str
+    project_name: str
+    adapter_type: str | None
+    nodes: Mapping[str, Node]
+    digest: str
+    warnings: tuple[str, ...] = ()
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def load_manifest(path: Path, *, project_name: str | None = None) -> Manifest:
+    """Read and validate a manifest.json; every failure is a one-line ManifestError naming the file."""
+    where = str(path)
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                raise ManifestError("the file is empty; run `dbt parse` to write a manifest", source=where)
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                raw = _decode(data, where)
+    except FileNotFoundError as e:
+        raise ManifestError(
+            "no such file; run `dbt parse` first, pass --parse, or point --manifest at it", source=where
+        ) from e
+    except IsADirectoryError as e:
+        raise ManifestError("is a directory, not a manifest.json file", source=where) from e
+    except PermissionError as e:
+        raise ManifestError("permission denied", source=where) from e
+    except OSError as e:
+        raise ManifestError(f"cannot be read: {e.strerror or e}", source=where) from e
+    return _build(raw, where, project_name)
+
+
+def _decode(data: Any, where: str) -> _RawManifest:
+    try:
+        return msgspec.json.decode(data, type=_RawManifest)
+    except msgspec.ValidationError as e:
+        text = str(e)
+        if "Expected `object`, got" in text and "at `$`" not in text and "- at" not in text:
+            raise ManifestError(f"not a dbt manifest: the top level must be a JSON object ({text})",
+                                source=where) from e
+        if "Object missing required field `nodes`" in text and "- at `$." not in text:
+            raise ManifestError("not a dbt manifest: it has no `nodes` object", source=where) from e
+        if "Object missing required field `metadata`" in text and "- at `$." not in text:
+            raise ManifestError("not a dbt manifest: it has no `metadata` object", source=where) from e
+        raise ManifestError(f"unexpected shape: {text}", source=where) from e
+    except msgspec.DecodeError as e:
+        raise ManifestError(f"not valid JSON ({e}); the file may be truncated", source=where) from e
+
+
+def _schema_version(url: str, where: str) -> int:
+    match = _SCHEMA_RE.search(url)
+    if not match:
+        raise ManifestError(
+            f"unknown manifest schema {url!r}: expected metadata.dbt_schema_version like "
+            ".../manifest/v12.json", source=where)
+    return int(match.group(1))
+
+
+def _build(raw: _RawManifest, where: str, project_override: str | None) -> Manifest:
+    warnings: list[str] = []
+    version = _schema_version(raw.metadata.dbt_schema_version, where)
+    if version < OLDEST_SCHEMA:
+        raise ManifestError(
+            f"manifest schema v{version} (dbt {raw.metadata.dbt_version or '?'}) is older than v"
+            f"{OLDEST_SCHEMA} (dbt 1.0), the oldest gen reads; re-parse with dbt 1.0 or newer", source=where)
+    if version > NEWEST_SCHEMA:
+        warnings.append(
+            f"{where}: manifest schema v{version} is newer than v{NEWEST_SCHEMA}, the newest gen knows; "
+            "reading it as best it can")
+    project = project_override or _project_name(raw, where)
+    nodes: dict[str, Node] = {}
+    for key, rn in raw.nodes.items():
+        if key != rn.unique_id:
+            raise ManifestError(f"node key {key!r} differs from its unique_id {rn.unique_id!r}", source=where)
+        nodes[key] = _node(rn)
+    for key, rs in raw.sources.items():
+        nodes[key] = Node(
+            unique_id=key, resource_type="source", name=f"{rs.source_name}.{rs.name}",
+            package=rs.package_name, file=_path(rs.original_file_path), patch_file=None, fqn=(),
+            materialized="source", enabled=True, tags=(), digdag={}, depends_on=(), version=None,
+            latest_version=None)
+    return Manifest(
+        path=where, schema_version=version, dbt_version=raw.metadata.dbt_version, project_name=project,
+        adapter_type=raw.metadata.adapter_type, nodes=nodes, digest=_digest(nodes.values()),
+        warnings=tuple(warnings))
+
+
+def _project_name(raw: _RawManifest, where: str) -> str:
+    if raw.metadata.project_name:
+        return raw.metadata.project_name
+    # Before schema v10 the manifest names its project only as md5(project name) in project_id.
+    packages = {n.package_name for n in raw.nodes.values()}
+    if raw.metadata.project_id:
+        for package in sorted(packages):
+            if hashlib.md5(package.encode()).hexdigest() == raw.metadata.project_id:
+                return package
+    if len(packages) == 1:
+        return next(iter(packages))
+    raise ManifestError(
+        "cannot tell which package is the root project (metadata has no project_name and no package "
+        "matches project_id); pass --project-name", source=where)
+
+
+def _version(value: str | int | float | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _tags(*values: list[str] | str | None) -> tuple[str, ...]:
+    out: set[str] = set()
+    for value in values:
+        if isinstance(value, str):
+            out.add(value)
+        elif value:
+            out.update(str(v) for v in value)
+    return tuple(sorted(out))
+
+
+def _path(value: str) -> str:
+    return value.replace("\\", "/")
+
+
+def _digdag_meta(rn: _RawNode) -> dict[str, Any]:
+    """meta.digdag from node.meta (schema YAML, older dbt) overlaid by config.meta (merged config)."""
+    merged: dict[str, Any] = {}
+    for meta in (rn.meta, rn.config.meta):
+        block = (meta or {}).get("digdag")
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            merged["__invalid__"] = block
+            continue
+        merged.update(block)
+    return merged
+
+
+def _node(rn: _RawNode) -> Node:
+    deps = rn.depends_on.nodes if rn.depends_on else []
+    patch = rn.patch_path.split("://", 1)[-1] if rn.patch_path else None
+    return Node(
+        unique_id=rn.unique_id,
+        resource_type=rn.resource_type,
+        name=rn.name,
+        package=rn.package_name,
+        file=_path(rn.original_file_path),
+        patch_file=_path(patch) if patch else None,
+        fqn=tuple(rn.fqn),
+        materialized=rn.config.materialized or rn.resource_type,
+        enabled=rn.config.enabled,
+        tags=_tags(rn.tags, rn.config.tags),
+        digdag=_digdag_meta(rn),
+        depends_on=tuple(sorted({d for d in deps if d})),
+        version=_version(rn.version),
+        latest_version=_version(rn.latest_version),
+    )
+
+
+def _digest(nodes: Any) -> str:
+    """sha256 of the fields gen reads, so re-parsing unchanged dbt code keeps out/ byte-identical."""
+    rows = sorted(
+        (n.unique_id, n.resource_type, n.name, n.package, n.file, n.patch_file, list(n.fqn), n.materialized,
+         n.enabled, list(n.tags), n.digdag, list(n.depends_on), n.version, n.latest_version)
+        for n in nodes)
+    return hashlib.sha256(msgspec.json.encode(rows, order="sorted")).hexdigest()

@@ -1,0 +1,159 @@
+"""Grouping, schedules, select lists and cross-workflow requires -> a Plan of Workflow records. Pure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from gen import __version__
+from gen.config import Config
+from gen.errors import PlanError, ScheduleError
+from gen.graph import build_graph, order_workflows
+from gen.ir import Plan, RequireTask, Workflow
+from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
+from gen.naming import job_slug, workflow_name
+from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, need_for
+from gen.settings import NodeSettings, resolve_settings
+
+
+def plan_workflows(manifest: Manifest, config: Config) -> Plan:
+    """Decide which workflows exist, what each builds, when it runs and which sessions it requires."""
+    root = manifest.project_name
+    packages = {root, *config.include_packages}
+    candidates = [n for n in manifest.nodes.values() if _schedulable(n, packages)]
+    settings: dict[str, NodeSettings] = {}
+    excluded: list[str] = []
+    for node in sorted(candidates, key=lambda n: n.unique_id):
+        resolved = resolve_settings(node, config, root_project=root)
+        if resolved.enabled:
+            settings[node.unique_id] = resolved
+        else:
+            excluded.append(node.unique_id)
+    groups: dict[str, list[str]] = defaultdict(list)
+    wanted_names: dict[str, str] = {}
+    for uid, node_settings in settings.items():
+        name = workflow_name(node_settings.workflow)
+        previous = wanted_names.setdefault(name, node_settings.workflow)
+        if previous != node_settings.workflow:
+            raise PlanError(f"workflow names {previous!r} and {node_settings.workflow!r} both become "
+                            f"{name!r}; rename one in meta.digdag.workflow", source=manifest.path)
+        groups[name].append(uid)
+    node_graph = build_graph(manifest, settings)
+    owner = {uid: name for name, uids in groups.items() for uid in uids}
+    edges: dict[str, set[str]] = defaultdict(set)
+    for uid, parents in node_graph.parents.items():
+        for parent in parents:
+            if owner[parent] != owner[uid]:
+                edges[owner[uid]].add(owner[parent])
+    order = order_workflows(edges, groups, source=manifest.path)
+    warnings = list(manifest.warnings) + list(node_graph.warnings)
+    selectors = _selectors(manifest, settings)
+    shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in order}
+    timings = {name: _timing(shared[name]) for name in order}
+    workflows = []
+    for name in sorted(order):
+        requires = []
+        for upstream in sorted(edges.get(name, ())):
+            task = _require_task(name, upstream, timings, config, warnings, manifest.path)
+            if task is not None:
+                requires.append(task)
+        uids = sorted(groups[name], key=lambda u: selectors[u])
+        first = settings[uids[0]]
+        k8s = asdict(config.kubernetes)
+        k8s.pop("values")
+        k8s.update(dict(first.k8s))
+        workflows.append(Workflow(
+            name=name, slug=job_slug(name), node_ids=tuple(uids),
+            labels=tuple(manifest.nodes[u].label for u in uids),
+            selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
+            window=first.window, requires=tuple(requires), upstreams=tuple(sorted(edges.get(name, ()))),
+            k8s=k8s))
+    return Plan(
+        project=config.project or root, dbt_project=root, manifest_digest=manifest.digest,
+        generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
+        indirect_selection=config.indirect_selection, vars=dict(config.vars),
+        chart_values=dict(config.kubernetes.values), workflows=tuple(workflows), excluded=tuple(excluded),
+        warnings=tuple(warnings))
+
+
+def _schedulable(node: Node, packages: set[str]) -> bool:
+    if node.resource_type not in SCHEDULABLE_TYPES or not node.enabled or node.package not in packages:
+        return False
+    return not (node.resource_type == "model" and node.materialized == "ephemeral")
+
+
+def _selectors(manifest: Manifest, settings: dict[str, NodeSettings]) -> dict[str, str]:
+    """`--select` text per node: its name (name.vN for a version), package-qualified when ambiguous."""
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for node in manifest.nodes.values():
+        if node.resource_type in SCHEDULABLE_TYPES:
+            by_name[node.label].add(node.package)
+    out = {}
+    for uid in settings:
+        node = manifest.nodes[uid]
+        ambiguous = len(by_name[node.label]) > 1
+        out[uid] = f"package:{node.package},{node.label}" if ambiguous else node.label
+    return out
+
+
+_SHARED = ("schedule", "timezone", "window", "k8s")
+
+
+def _shared_settings(name: str, uids: list[str], manifest: Manifest,
+                     settings: dict[str, NodeSettings]) -> NodeSettings:
+    """The settings of a workflow's nodes, which must agree; a disagreement names both nodes."""
+    uids = sorted(uids)
+    first = settings[uids[0]]
+    for uid in uids[1:]:
+        other = settings[uid]
+        for key in _SHARED:
+            if getattr(other, key) != getattr(first, key):
+                a, b = manifest.nodes[uids[0]], manifest.nodes[uid]
+                raise ScheduleError(
+                    f"workflow {name!r}: {a.label} ({first.origin(key)}) and {b.label} ({other.origin(key)}) "
+                    f"set different {key}: {_show(getattr(first, key))} vs {_show(getattr(other, key))}",
+                    source=b.origin)
+    return first
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "no schedule"
+    describe_ = getattr(value, "describe", None)
+    return describe_() if describe_ else repr(value)
+
+
+def _timing(settings: NodeSettings) -> Timing:
+    schedule = settings.schedule
+    return Timing(grid=schedule.grid if schedule else None, tz=settings.timezone,
+                  delay_seconds=schedule.delay_seconds if schedule else 0, window=settings.window)
+
+
+def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
+                  warnings: list[str], source: str) -> RequireTask | None:
+    r, u = timings[reader], timings[upstream]
+    try:
+        need = need_for(r, u)
+    except Unaligned:
+        message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
+                   "schedules share no regular grid, so no upstream session can be derived")
+        if config.unaligned == "error":
+            raise ScheduleError(message + " (requires.unaligned: error)", source=source) from None
+        warnings.append(f"{source}: {message}; no require> added (requires.unaligned: skip)")
+        return None
+    if is_clamped(r, u, need):
+        warnings.append(
+            f"{source}: workflow {reader!r} ({describe(r)}, window {r.window}) reads {upstream!r} "
+            f"({describe(u)}): part of its window lies after its run time, so those upstream sessions are "
+            "not required (they have not started yet); consider window: previous")
+    why = (f"{describe(u)}, window {u.window}, overlapping this session's window ({r.window})"
+           if r.grid is not None else f"latest {describe(u)} at or before this session")
+    if u.grid is None:
+        why = "unscheduled upstream: run for this session time"
+    if need.count == 1:
+        return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, None),
+                           loop_count=None, why=why)
+    count = str(need.count) if need.count is not None else js_count(need)
+    return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, "i"),
+                       loop_count=count, why=why)

@@ -1,0 +1,41 @@
+"""Counts and wording of a run's summary; "would" when nothing was written."""
+
+from __future__ import annotations
+
+from gen.ir import Plan
+from gen.output import Changes
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(plan: Plan, changes: Changes, *, out: str, dry: bool) -> list[str]:
+    """Lines describing what a run did (or would do) to out/."""
+    verb = "would " if dry else ""
+    wf = {w.file for w in plan.workflows}
+    touched = [f for f in changes.created + changes.updated if f in wf]
+    lines = [
+        f"{_n(len(plan.workflows), 'workflow')} for dbt project {plan.dbt_project} "
+        f"({_n(sum(len(w.node_ids) for w in plan.workflows), 'node')}); "
+        f"{_n(plan.unscheduled, 'workflow')} without a schedule (run by hand or by require>)",
+    ]
+    if changes.changed:
+        lines.append(
+            f"{out}: {verb}create {len(changes.created)}, {verb}update {len(changes.updated)}, "
+            f"{verb}delete {len(changes.deleted)} file(s); {len(changes.unchanged)} unchanged "
+            f"({_n(len(touched), 'workflow')} touched)")
+    else:
+        lines.append(f"{out}: up to date ({_n(len(changes.unchanged), 'file')})")
+    if plan.excluded:
+        lines.append(f"{_n(len(plan.excluded), 'node')} left out by meta.digdag.enabled: false")
+    return lines
+
+
+def foreign_note(changes: Changes, *, out: str) -> list[str]:
+    """Warn about files gen did not write: `digdag push` uploads them too."""
+    if not changes.foreign:
+        return []
+    shown = ", ".join(changes.foreign[:5]) + (" ..." if len(changes.foreign) > 5 else "")
+    return [f"warning: {out} holds {_n(len(changes.foreign), 'file')} gen did not write and will not touch "
+            f"(digdag push uploads them too): {shown}"]

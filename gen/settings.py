@@ -1,0 +1,117 @@
+"""Per-node settings: config defaults, then matching gen.yml rules in order, then the node's meta.digdag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from gen.config import K8S_KEYS, SETTING_KEYS, WINDOWS, Config, Rule, check_k8s_setting
+from gen.errors import GenError, MetaError
+from gen.manifest import Node
+from gen.schedule import Schedule, parse_schedule, validate_timezone
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """What one node asks of the workflow that builds it, with where each value came from."""
+
+    workflow: str
+    enabled: bool
+    schedule: Schedule | None
+    timezone: str
+    window: str
+    k8s: tuple[tuple[str, Any], ...]
+    lint_ignore: tuple[str, ...]
+    origins: tuple[tuple[str, str], ...]
+
+    def origin(self, key: str) -> str:
+        """Where `key` was set, for error messages."""
+        return dict(self.origins).get(key, "defaults")
+
+
+def default_workflow(node: Node, root_project: str) -> str:
+    """The workflow a node gets when nothing groups it: its own name (versions and packages made distinct)."""
+    base = f"{node.name}_v{node.version}" if node.version is not None else node.name
+    return base if node.package == root_project else f"{node.package}__{base}"
+
+
+def rule_matches(rule: Rule, node: Node) -> bool:
+    """True when every criterion of the rule holds for the node."""
+    for key, wanted in rule.match.items():
+        if key == "tag" and not set(wanted) & set(node.tags):
+            return False
+        if key == "path" and not any(fnmatchcase(node.file, pattern) for pattern in wanted):
+            return False
+        if key == "folder" and not any(node.file.startswith(f.rstrip("/") + "/") for f in wanted):
+            return False
+        if key == "name" and not any(fnmatchcase(node.name, pattern) for pattern in wanted):
+            return False
+        if key == "resource_type" and node.resource_type not in wanted:
+            return False
+        if key == "package" and node.package not in wanted:
+            return False
+    return True
+
+
+def resolve_settings(node: Node, config: Config, *, root_project: str) -> NodeSettings:
+    """Merge defaults, rules and meta.digdag for one node, validating each value where it was written."""
+    raw: dict[str, tuple[Any, str]] = {}
+    for rule in config.rules:
+        if rule_matches(rule, node):
+            for key, value in rule.settings.items():
+                raw[key] = (value, f"{config.source or 'gen.yml'}: rules[{rule.index}]")
+    meta_where = f"{node.origin}: {node.resource_type} {node.label}: meta.digdag"
+    if "__invalid__" in node.digdag:
+        raise MetaError(f"meta.digdag must be a mapping, got {node.digdag['__invalid__']!r}",
+                        source=f"{node.origin}: {node.resource_type} {node.label}")
+    unknown = sorted(str(k) for k in node.digdag if k not in SETTING_KEYS)
+    if unknown:
+        raise MetaError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(SETTING_KEYS))})",
+                        source=meta_where)
+    for key, value in node.digdag.items():
+        raw[key] = (value, meta_where)
+
+    def pick(key: str, default: Any) -> tuple[Any, str]:
+        return raw.get(key, (default, "defaults"))
+
+    workflow, w_where = pick("workflow", None)
+    if workflow is None:
+        workflow = default_workflow(node, root_project)
+    elif not isinstance(workflow, str) or not workflow.strip():
+        raise MetaError(f"workflow must be a non-empty name, got {workflow!r}", source=w_where)
+    enabled, e_where = pick("enabled", True)
+    if not isinstance(enabled, bool):
+        raise MetaError(f"enabled must be true or false, got {enabled!r}", source=e_where)
+    schedule_value, s_where = raw.get("schedule", (None, "defaults"))
+    schedule = (parse_schedule(schedule_value, where=s_where) if "schedule" in raw else config.schedule)
+    tz_value, tz_where = pick("timezone", config.timezone)
+    timezone = validate_timezone(tz_value, where=f"{tz_where}: timezone")
+    window, win_where = pick("window", config.window)
+    if window not in WINDOWS:
+        raise MetaError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}", source=win_where)
+    k8s = []
+    for key in K8S_KEYS:
+        if key in raw:
+            value, where = raw[key]
+            try:
+                k8s.append((key, check_k8s_setting(key, value, where=where)))
+            except GenError as e:
+                raise MetaError(str(e).split(": ", 1)[-1] if e.source else str(e), source=where) from e
+    lint, l_where = pick("lint", {})
+    lint_ignore = _lint_ignore(lint, l_where)
+    return NodeSettings(
+        workflow=workflow.strip(), enabled=enabled, schedule=schedule, timezone=timezone, window=window,
+        k8s=tuple(k8s), lint_ignore=lint_ignore,
+        origins=tuple(sorted((k, where) for k, (_, where) in raw.items())))
+
+
+def _lint_ignore(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, dict) or set(value) - {"ignore"}:
+        raise MetaError(f"lint must be a mapping like {{ignore: [rule-id]}}, got {value!r}", source=where)
+    ignore = value.get("ignore", [])
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    if not isinstance(ignore, list) or not all(isinstance(i, str) for i in ignore):
+        raise MetaError(f"lint.ignore must be a list of rule ids, got {ignore!r}", source=where)
+    return tuple(sorted(ignore))
