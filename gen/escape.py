@@ -14,7 +14,7 @@ from gen.errors import TemplateError
 # already escapes the C0 controls, newline included, inside strings.)
 _UNSAFE_IN_BLOCK = re.compile("[\\$\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 _SAFE_SCALAR = re.compile(r"^[A-Za-z0-9 _./:+@,=-]*$")
-_EXPR = re.compile(r"^\$\{[^{}]+\}$")
+_EXPR = re.compile(r"^\$\{[^\n\"]+\}$")
 
 
 def json_text(value: Any, *, indent: int | None = None) -> str:

@@ -18,6 +18,7 @@ class RequireTask:
     session_time: str
     loop_count: str | None
     why: str
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Workflow:
     requires: tuple[RequireTask, ...]
     upstreams: tuple[str, ...]
     k8s: Mapping[str, Any]
+    tz_tables: Mapping[str, Any]
 
     @property
     def file(self) -> str:

@@ -13,7 +13,7 @@ from gen.graph import build_graph, order_workflows
 from gen.ir import Plan, RequireTask, Workflow
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
 from gen.naming import job_slug, workflow_name
-from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, need_for
+from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, js_zone_tables, need_for
 from gen.settings import NodeSettings, resolve_settings
 
 
@@ -68,7 +68,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
             window=first.window, requires=tuple(requires), upstreams=tuple(sorted(edges.get(name, ()))),
-            k8s=k8s))
+            k8s=k8s, tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
     return Plan(
         project=config.project or root, dbt_project=root, manifest_digest=manifest.digest,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
@@ -153,7 +153,7 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
         why = "unscheduled upstream: run for this session time"
     if need.count == 1:
         return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, None),
-                           loop_count=None, why=why)
+                           loop_count=None, why=why, zones=need.zones)
     count = str(need.count) if need.count is not None else js_count(need)
     return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, "i"),
-                       loop_count=count, why=why)
+                       loop_count=count, why=why, zones=need.zones)

@@ -43,6 +43,9 @@ def header_line(plan: Plan) -> str:
 def with_header(path: str, text: str, header: str) -> str | None:
     """Prepend the header in the file type's comment syntax (after a shebang); None if it has none."""
     suffix = Path(path).suffix or Path(path).name
+    if suffix == ".json" and text.startswith("{\n"):
+        # JSON has no comments; JSON Schema reserves "$comment" for exactly this.
+        return '{\n  "$comment": ' + escape.json_text(header) + ",\n" + text[2:]
     style = _COMMENT_STYLES.get(suffix)
     if style is None:
         return None

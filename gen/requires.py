@@ -1,31 +1,36 @@
 """Session arithmetic for `require>`: which upstream sessions a reader's session needs.
 
-Each workflow has a grid (the session times its schedule creates), a timezone, a run delay and a
-data window: `current` covers [session, next session), `previous` covers [previous session, session).
-A reader's session needs every upstream session whose window overlaps its own window, and only those
-whose session time has come by the reader's scheduled run time (session time + delay). Every session
-required lies on the upstream's grid, so require> never creates a session the upstream's own schedule
-would not create.
+Each workflow has a grid (the session times its schedule creates), a timezone, a run delay and a data
+window: `current` covers [session, next session), `previous` covers [previous session, session). A
+reader's session needs every upstream session whose window overlaps its own, and only those whose
+session time has come by the reader's scheduled run time (session time + delay). Every session it
+requires lies on the upstream's grid, so require> never creates a session that the upstream's own
+schedule would not create.
 
-The same arithmetic is expressed twice: as Python (to test the invariants) and as the Digdag
-`${...}` JavaScript (moment-timezone) that the generated workflow evaluates. Both are built from one
-list of operations, so they cannot drift apart.
+The arithmetic exists twice, built from one list of operations so the two cannot drift apart:
+as Python (to test the invariants) and as the plain JavaScript the generated workflow evaluates in
+Digdag's `${...}`. Digdag's JavaScript has moment.js without timezone data, so both work on epoch
+milliseconds with an explicit table of each zone's UTC offsets (from the IANA database, 1990-2070):
+a wall-clock operation converts the instant to wall time, works on the calendar, and converts back.
 """
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from gen.schedule import Grid
 
-UTC = UTC
+UTC = timezone.utc
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
-_ABSOLUTE = frozenset({"minutes", "hours"})
+_ABSOLUTE_MS = {"minutes": 60_000, "hours": 3_600_000}
+_DAY_MS = 86_400_000
+TABLE_START, TABLE_END = 1990, 2070
 
-Op = tuple  # ("tz", name) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
+Op = tuple  # ("tz", zone) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +45,23 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class Need:
-    """The upstream sessions one reader session requires: `first`, then `count` more steps of `step`.
+    """The upstream sessions one reader session needs: `first`, then `count` steps of `step`.
 
-    count is an int when it is the same for every reader session, else None (computed at run time by
-    `count_ops`); step is (amount, unit) in the upstream's calendar.
+    count is an int when it is the same for every reader session; otherwise None, and the count is
+    computed at run time as the number of steps before min(`bound`, reader's run time).
     """
 
     first: tuple[Op, ...]
     step: tuple[int, str]
     count: int | None
     bound: tuple[Op, ...] | None
-    bound_extra: tuple[int, str] | None
     now_offset_seconds: int
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """Every timezone the operations use."""
+        ops = self.first + (self.bound or ())
+        return tuple(sorted({op[1] for op in ops if op[0] == "tz"} | {"UTC"}))
 
 
 class Unaligned(Exception):
@@ -61,47 +71,8 @@ class Unaligned(Exception):
 _FOREVER = 100 * 366 * 86400
 
 
-def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
-    """True when some upstream sessions overlapping the reader's window are left out because their
-    time has not come by the reader's run time."""
-    if reader.grid is None or upstream.grid is None:
-        return False
-    whole = need_for(reader, upstream, clamp=False)
-    return any(len(sessions(whole, t)) > len(sessions(need, t)) for t in _sample_sessions(reader, upstream))
-
-
-def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
-    """Derive the operations that compute the upstream sessions one reader session needs."""
-    if upstream.grid is None:
-        # An unscheduled upstream runs only when required: give it the reader's own session time.
-        return Need(first=(("tz", upstream.tz),), step=(1, "minutes"), count=1, bound=None, bound_extra=None,
-                    now_offset_seconds=0)
-    if not upstream.grid.regular or (reader.grid is not None and not reader.grid.regular):
-        raise Unaligned
-    ugrid = upstream.grid
-    step = (ugrid.step, "minutes") if ugrid.unit == "minute" else (1, _UNIT_NAMES[ugrid.unit or ""])
-    if reader.grid is None:
-        # A reader run by hand at time t needs the latest upstream session at or before t.
-        return Need(first=_floor(upstream, ()), step=step, count=1, bound=None, bound_extra=None,
-                    now_offset_seconds=0)
-    rstep = (reader.grid.step, "minutes") if reader.grid.unit == "minute" else (1, _UNIT_NAMES[reader.grid.unit or ""])
-    start: tuple[Op, ...] = (("tz", reader.tz),)
-    if reader.window == "previous":
-        start += (("add", -rstep[0], rstep[1]),)
-    end = start + (("add", rstep[0], rstep[1]),)
-    if upstream.window == "current":
-        first = _floor(upstream, start)
-        bound, extra = end, None
-    else:
-        first = _floor(upstream, start) + (("add", step[0], step[1]),)
-        bound, extra = end, step
-    need = Need(first=first, step=step, count=None, bound=bound, bound_extra=extra,
-                now_offset_seconds=reader.delay_seconds if clamp else _FOREVER)
-    constant = _constant_count(reader, upstream, need)
-    if constant is not None:
-        return Need(first=first, step=step, count=constant, bound=None, bound_extra=None,
-                    now_offset_seconds=need.now_offset_seconds)
-    return need
+def _step(grid: Grid) -> tuple[int, str]:
+    return (grid.step, "minutes") if grid.unit == "minute" else (1, _UNIT_NAMES[grid.unit or ""])
 
 
 def _floor(timing: Timing, base: tuple[Op, ...]) -> tuple[Op, ...]:
@@ -112,131 +83,223 @@ def _floor(timing: Timing, base: tuple[Op, ...]) -> tuple[Op, ...]:
             ("floor", grid.unit, grid.step, grid.weekday, grid.monthday, grid.phase_minutes))
 
 
-# --- Python evaluation (tests, docs, constant detection) -----------------------------------------
+def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
+    """Derive the operations that compute the upstream sessions one reader session needs."""
+    if upstream.grid is None:
+        # An unscheduled upstream runs only when required: give it the reader's own session time.
+        return Need(first=(("tz", upstream.tz),), step=(1, "minutes"), count=1, bound=None,
+                    now_offset_seconds=0)
+    if not upstream.grid.regular or (reader.grid is not None and not reader.grid.regular):
+        raise Unaligned
+    step = _step(upstream.grid)
+    if reader.grid is None:
+        # A reader run by hand at time t needs the latest upstream session at or before t.
+        return Need(first=_floor(upstream, ()), step=step, count=1, bound=None, now_offset_seconds=0)
+    rstep = _step(reader.grid)
+    start: tuple[Op, ...] = (("tz", reader.tz),)
+    if reader.window == "previous":
+        start += (("add", -rstep[0], rstep[1]),)
+    end = (*start, ("add", rstep[0], rstep[1]))
+    if upstream.window == "current":
+        first = _floor(upstream, start)  # the upstream window containing the reader's start
+        bound = end
+    else:
+        first = (*_floor(upstream, start), ("add", step[0], step[1]))  # first upstream end after start
+        bound = (*end, ("tz", upstream.tz), ("add", step[0], step[1]))
+    need = Need(first=first, step=step, count=None, bound=bound,
+                now_offset_seconds=reader.delay_seconds if clamp else _FOREVER)
+    constant = _constant_count(reader, upstream, need)
+    if constant is not None:
+        return Need(first=first, step=step, count=constant, bound=None, now_offset_seconds=need.now_offset_seconds)
+    return need
 
 
-def evaluate(ops: tuple[Op, ...], t: datetime) -> datetime:
-    """Apply operations to an aware datetime the way moment-timezone does."""
-    cur = t
-    for op in ops:
-        name = op[0]
-        if name == "tz":
-            cur = cur.astimezone(ZoneInfo(op[1]))
-        elif name == "add":
-            cur = _add(cur, op[1], op[2])
-        elif name == "floor":
-            cur = _floor_py(cur, *op[1:])
-        else:  # pragma: no cover - the op list is built in this module
-            raise ValueError(op)
-    return cur
+def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
+    """True when upstream sessions overlapping the reader's window are left out because their time has
+    not come by the reader's run time."""
+    if reader.grid is None or upstream.grid is None:
+        return False
+    whole = need_for(reader, upstream, clamp=False)
+    return any(len(sessions(whole, t)) > len(sessions(need, t)) for t in _sample_sessions(reader, upstream))
 
 
-def _floor_py(x: datetime, unit: str, step: int, weekday: int, monthday: int, phase: int) -> datetime:
-    """Latest grid point at or before x; a phase is a wall-clock time (cron's 03:15 stays 03:15 on DST days)."""
+# --- zone offsets ---------------------------------------------------------------------------------
 
-    def base(y: datetime) -> datetime:
-        midnight = _localize(y.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0), y.tzinfo)
+
+@lru_cache(maxsize=512)
+def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """(offset in minutes at the start of 1990, ((epoch ms, offset minutes) at each change until 2070))."""
+    tz = ZoneInfo(zone)
+
+    def offset(ms: int) -> int:
+        off = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz).utcoffset()
+        return int(off.total_seconds() // 60) if off is not None else 0
+
+    start = int(datetime(TABLE_START, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    stop = int(datetime(TABLE_END, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    step = 6 * 3_600_000
+    first = offset(start)
+    changes = []
+    prev, cur = first, start
+    while cur < stop:
+        nxt = cur + step
+        off = offset(nxt)
+        if off != prev:
+            lo, hi = cur, nxt  # offset(lo) == prev, offset(hi) == off: bisect to the minute
+            while hi - lo > 60_000:
+                mid = (lo + hi) // 2 // 60_000 * 60_000
+                if mid <= lo:
+                    break
+                if offset(mid) == prev:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append((hi, off))
+            prev = off
+        cur = nxt
+    return first, tuple(changes)
+
+
+def has_fixed_offset(zone: str) -> bool:
+    """True when the zone's offset never changes between 1990 and 2070."""
+    return not offset_table(zone)[1]
+
+
+def _off(zone: str, ms: int) -> int:
+    first, changes = offset_table(zone)
+    off = first
+    for at, value in changes:
+        if at > ms:
+            break
+        off = value
+    return off
+
+
+def _wall(zone: str, ms: int) -> int:
+    return ms + _off(zone, ms) * 60_000
+
+
+def _inst(zone: str, wall: int) -> int:
+    return wall - _off(zone, wall - _off(zone, wall) * 60_000) * 60_000
+
+
+# --- Python evaluation ----------------------------------------------------------------------------
+
+
+def _cal(wall: int, amount: int, unit: str) -> int:
+    """Calendar arithmetic on a wall-clock epoch-ms value (months clamp the day, as moment does)."""
+    d = datetime(1970, 1, 1) + timedelta(milliseconds=wall)
+    if unit == "days":
+        d += timedelta(days=amount)
+    elif unit == "weeks":
+        d += timedelta(days=7 * amount)
+    else:
+        month = d.month - 1 + amount
+        year, month = d.year + month // 12, month % 12 + 1
+        d = d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
+    return int((d - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
+
+
+def _floor_wall(w: int, unit: str, step: int, weekday: int, monthday: int, phase: int) -> int:
+    """Latest grid point at or before wall time w; a phase is a wall-clock time of day (or minute)."""
+
+    def base(y: int) -> int:
         if unit == "minute":
-            return _add(y.replace(second=0, microsecond=0), -(y.minute % step), "minutes")
+            return y - y % 60_000 - ((y // 60_000) % 60 % step) * 60_000
         if unit == "hour":
-            return y.replace(minute=0, second=0, microsecond=0)
+            return y - y % 3_600_000
+        midnight = y - y % _DAY_MS
         if unit == "day":
             return midnight
         if unit == "week":
-            return _add(midnight, -(((midnight.weekday() + 1) % 7 - weekday) % 7), "days")
-        shifted = _add(midnight, -1, "months") if midnight.day < monthday else midnight
-        return _localize(shifted.replace(tzinfo=None, day=monthday), shifted.tzinfo)
+            js_day = (midnight // _DAY_MS + 4) % 7  # 1970-01-01 was a Thursday (4)
+            return midnight - ((js_day - weekday) % 7) * _DAY_MS
+        d = datetime(1970, 1, 1) + timedelta(milliseconds=midnight)
+        if d.day < monthday:
+            d = datetime(1970, 1, 1) + timedelta(milliseconds=_cal(midnight, -1, "months"))
+        return int((datetime(d.year, d.month, monthday) - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
 
-    def at_phase(y: datetime) -> datetime:
-        if not phase:
-            return y
-        if unit == "hour":
-            return y.replace(minute=phase)
-        return _localize(y.replace(tzinfo=None, hour=phase // 60, minute=phase % 60), y.tzinfo)
-
-    found = at_phase(base(x))
-    if found > x:
-        found = at_phase(base(_add(x, -1, _UNIT_NAMES[unit]) if unit != "minute" else x))
+    found = base(w) + phase * 60_000
+    if phase and found > w:
+        earlier = w - 3_600_000 if unit == "hour" else _cal(w, -1, _UNIT_NAMES[unit])
+        found = base(earlier) + phase * 60_000
     return found
 
 
-def _localize(naive: datetime, tz: object) -> datetime:
-    aware = naive.replace(tzinfo=tz)  # type: ignore[arg-type]
-    # Round-trip through UTC so a wall time inside a DST gap moves forward, as moment does.
-    return aware.astimezone(UTC).astimezone(tz)  # type: ignore[arg-type]
+def _apply(ops: tuple[Op, ...], ms: int, zone: str = "UTC") -> tuple[str, int]:
+    for op in ops:
+        if op[0] == "tz":
+            zone = op[1]
+        elif op[0] == "add":
+            ms = _shift(zone, ms, op[1], op[2])
+        else:
+            ms = _inst(zone, _floor_wall(_wall(zone, ms), *op[1:]))
+    return zone, ms
 
 
-def _add(cur: datetime, amount: int, unit: str) -> datetime:
-    if unit in _ABSOLUTE:
-        delta = timedelta(minutes=amount) if unit == "minutes" else timedelta(hours=amount)
-        return (cur.astimezone(UTC) + delta).astimezone(cur.tzinfo)
-    naive = cur.replace(tzinfo=None)
-    if unit == "days":
-        naive += timedelta(days=amount)
-    elif unit == "weeks":
-        naive += timedelta(days=7 * amount)
-    else:
-        month = naive.month - 1 + amount
-        year = naive.year + month // 12
-        month = month % 12 + 1
-        last = _days_in_month(year, month)
-        naive = naive.replace(year=year, month=month, day=min(naive.day, last))
-    return _localize(naive, cur.tzinfo)
+def _shift(zone: str, ms: int, amount: int, unit: str) -> int:
+    if unit in _ABSOLUTE_MS:
+        return ms + amount * _ABSOLUTE_MS[unit]
+    return _inst(zone, _cal(_wall(zone, ms), amount, unit))
 
 
-def _days_in_month(year: int, month: int) -> int:
-    nxt = datetime(year + month // 12, month % 12 + 1, 1)
-    return (nxt - timedelta(days=1)).day
+def _to_ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _to_dt(zone: str, ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone(timedelta(minutes=_off(zone, ms))))
+
+
+def evaluate(ops: tuple[Op, ...], t: datetime) -> datetime:
+    """Apply operations to an aware datetime, exactly as the generated JavaScript does."""
+    zone, ms = _apply(ops, _to_ms(t))
+    return _to_dt(zone, ms)
 
 
 def sessions(need: Need, t: datetime) -> list[datetime]:
-    """The upstream session times one reader session at t requires (Python twin of the JS)."""
-    first = evaluate(need.first, t)
+    """The upstream session times one reader session at t requires (the Python twin of the JS)."""
+    zone, first = _apply(need.first, _to_ms(t))
     amount, unit = need.step
-    if need.count is not None:
-        return [_add(first, amount * i, unit) for i in range(need.count)]
-    return [_add(first, amount * i, unit) for i in range(_count(need, t, first))]
+    count = need.count if need.count is not None else _count(need, _to_ms(t), zone, first)
+    return [_to_dt(zone, _shift(zone, first, amount * i, unit)) for i in range(count)]
 
 
-def _count(need: Need, t: datetime, first: datetime) -> int:
+def _count(need: Need, t0: int, zone: str, first: int) -> int:
     assert need.bound is not None
-    bound = evaluate(need.bound, t)
-    if need.bound_extra:
-        bound = _add(bound, need.bound_extra[0], need.bound_extra[1])
-    now = t + timedelta(seconds=need.now_offset_seconds)
-    limit = min(bound, now + timedelta(milliseconds=1))
+    _, bound = _apply(need.bound, t0)
+    limit = min(bound, t0 + need.now_offset_seconds * 1000 + 1)
     amount, unit = need.step
     n = 0
-    cur = first
-    while cur < limit:
+    while _shift(zone, first, amount * n, unit) < limit:
         n += 1
-        cur = _add(first, amount * n, unit)
     return n
 
 
 def grid_sessions(timing: Timing, start: datetime, stop: datetime) -> list[datetime]:
     """Every session time of a regular grid in [start, stop)."""
-    grid = timing.grid
-    assert grid is not None and grid.regular
-    step = (grid.step, "minutes") if grid.unit == "minute" else (1, _UNIT_NAMES[grid.unit or ""])
-    cur = evaluate(_floor(timing, ()), start)
-    if cur < start:
-        cur = _add(cur, step[0], step[1])
+    assert timing.grid is not None and timing.grid.regular
+    amount, unit = _step(timing.grid)
+    zone, cur = _apply(_floor(timing, ()), _to_ms(start))
     out = []
-    while cur < stop:
-        out.append(cur)
-        cur = _add(cur, step[0], step[1])
-    return out
+    k = 0
+    while True:
+        ms = _shift(zone, cur, amount * k, unit)
+        if ms >= _to_ms(stop):
+            return out
+        if ms >= _to_ms(start):
+            out.append(_to_dt(zone, ms))
+        k += 1
 
 
 def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
     """The data window [start, end) of a session at t."""
-    assert timing.grid is not None and timing.grid.unit is not None
-    step = (timing.grid.step, "minutes") if timing.grid.unit == "minute" else (1, _UNIT_NAMES[timing.grid.unit])
-    t = t.astimezone(ZoneInfo(timing.tz))
+    assert timing.grid is not None
+    amount, unit = _step(timing.grid)
+    ms = _to_ms(t)
     if timing.window == "previous":
-        return _add(t, -step[0], step[1]), t
-    return t, _add(t, step[0], step[1])
+        return _to_dt(timing.tz, _shift(timing.tz, ms, -amount, unit)), _to_dt(timing.tz, ms)
+    return _to_dt(timing.tz, ms), _to_dt(timing.tz, _shift(timing.tz, ms, amount, unit))
 
 
 @lru_cache(maxsize=4096)
@@ -246,115 +309,115 @@ def _constant_count(reader: Timing, upstream: Timing, need: Need) -> int | None:
     return counts.pop() if len(counts) == 1 else None
 
 
-def _sample_sessions(reader: Timing, upstream: Timing) -> list[datetime]:
-    """Reader sessions around every DST change of both zones in a year, plus a plain stretch."""
+@lru_cache(maxsize=4096)
+def _sample_sessions(reader: Timing, upstream: Timing) -> tuple[datetime, ...]:
+    """Reader sessions around every offset change of both zones in 2025, plus a plain stretch."""
     marks = {datetime(2025, 1, 6, tzinfo=UTC)}
-    for tz in {reader.tz, upstream.tz}:
-        marks.update(_transitions(tz, 2025))
-    spans = sorted(marks)
-    out: set[datetime] = set()
+    for zone in {reader.tz, upstream.tz}:
+        marks.update(datetime.fromtimestamp(ms / 1000, UTC) for ms, _ in offset_table(zone)[1]
+                     if 2025 <= datetime.fromtimestamp(ms / 1000, UTC).year <= 2025)
     assert reader.grid is not None
-    coarse = reader.grid.unit in ("week", "month")
-    if coarse:
+    out: set[datetime] = set()
+    if reader.grid.unit in ("week", "month"):
         out.update(grid_sessions(reader, datetime(2024, 12, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)))
     else:
         days = 3 if reader.grid.unit in ("minute", "hour") else 40
-        for mark in spans:
+        for mark in marks:
             out.update(grid_sessions(reader, mark - timedelta(days=days), mark + timedelta(days=days)))
-    return sorted(out)
-
-
-@lru_cache(maxsize=256)
-def _transitions(tz: str, year: int) -> tuple[datetime, ...]:
-    zone = ZoneInfo(tz)
-    found = []
-    cur = datetime(year, 1, 1, tzinfo=UTC)
-    prev = cur.astimezone(zone).utcoffset()
-    while cur.year == year:
-        nxt = cur + timedelta(hours=6)
-        off = nxt.astimezone(zone).utcoffset()
-        if off != prev:
-            found.append(nxt)
-            prev = off
-        cur = nxt
-    return tuple(found)
-
-
-# --- JavaScript (moment-timezone inside Digdag's ${...}) ------------------------------------------
-
-
-def js_moment(ops: tuple[Op, ...]) -> str:
-    """JavaScript for the operations applied to Digdag's session_time (no braces: Digdag's template
-    syntax ends an expression at the first `}`)."""
-    expr = "moment(session_time)"
-    ops = tuple(op for i, op in enumerate(ops)
-                if not (op[0] == "tz" and i + 1 < len(ops) and ops[i + 1][0] == "tz"))
-    for op in ops:
-        name = op[0]
-        if name == "tz":
-            expr = f"{expr}.tz('{op[1]}')"
-        elif name == "add":
-            verb = "add" if op[1] >= 0 else "subtract"
-            expr = f"{expr}.{verb}({abs(op[1])}, '{op[2]}')"
-        elif name == "floor":
-            expr = _js_floor(expr, *op[1:])
-    return expr
-
-
-def _js_floor(x: str, unit: str, step: int, weekday: int, monthday: int, phase: int) -> str:
-    """JavaScript twin of _floor_py; x is an expression that builds a fresh moment each time it runs."""
-
-    def base(y: str) -> str:
-        if unit == "minute":
-            return f"{y}.startOf('minute').subtract({y}.minute() % {step}, 'minutes')"
-        if unit in ("hour", "day"):
-            return f"{y}.startOf('{unit}')"
-        if unit == "week":
-            return f"{y}.startOf('day').subtract(({y}.day() + {7 - weekday}) % 7, 'days')"
-        return f"{y}.startOf('day').subtract({y}.date() < {monthday} ? 1 : 0, 'months').date({monthday})"
-
-    def at_phase(y: str) -> str:
-        if not phase:
-            return y
-        if unit == "hour":
-            return f"{y}.minute({phase})"
-        return f"{y}.hour({phase // 60}).minute({phase % 60})"
-
-    found = at_phase(base(x))
-    if not phase:
-        return found
-    earlier = at_phase(base(f"{x}.subtract(1, '{_UNIT_NAMES[unit]}')"))
-    return f"({found}.valueOf() > {x}.valueOf() ? {earlier} : {found})"
-
-
-def js_session(need: Need, index: str | None) -> str:
-    """`${...}` giving the index-th required session time (index: a JS variable, or None for the first)."""
-    first = js_moment(need.first)
-    amount, unit = need.step
-    if index is not None:
-        first = f"{first}.add({index} * {amount}, '{unit}')"
-    return "${" + first + ".format()}"
-
-
-def js_count(need: Need) -> str:
-    """`${...}` giving how many upstream sessions a reader session needs, when not constant."""
-    assert need.bound is not None
-    first = js_moment(need.first)
-    bound = js_moment(need.bound)
-    if need.bound_extra:
-        bound = f"{bound}.add({need.bound_extra[0]}, '{need.bound_extra[1]}')"
-    now = f"moment(session_time).add({need.now_offset_seconds * 1000 + 1}, 'milliseconds')"
-    limit = f"moment.min({bound}, {now})"
-    amount, unit = need.step
-    if unit in _ABSOLUTE:
-        ms = amount * (60_000 if unit == "minutes" else 3_600_000)
-        return "${Math.max(0, Math.ceil((" + limit + ".valueOf() - " + first + ".valueOf()) / " + str(ms) + "))}"
-    return ("${Math.max(0, Math.ceil(" + limit + ".diff(" + first + ", '" + unit + "', true) / "
-            + str(amount) + "))}")
+    return tuple(sorted(out))
 
 
 def describe(timing: Timing) -> str:
-    """Human text for comments and messages, e.g. `daily sessions (Asia/Tokyo)`."""
+    """Human text for comments and messages, e.g. `day sessions (Asia/Tokyo)`."""
     if timing.grid is None:
         return "no schedule"
-    return f"{timing.grid.unit or 'irregular'} sessions ({timing.tz})"
+    return f"{timing.grid.unit or 'irregular'}ly sessions ({timing.tz})".replace("dayly", "daily")
+
+
+# --- JavaScript -----------------------------------------------------------------------------------
+
+# Helpers every generated expression carries. Plain ECMAScript 5 on epoch milliseconds: the same
+# steps as the Python above. `Z` maps zone -> [offset at 1990, [ms, offset], ...].
+_JS_LIB = (
+    "function off(z, t) { var tb = Z[z], o = tb[0]; for (var k = 1; k < tb.length && tb[k][0] <= t; k++) "
+    "{ o = tb[k][1]; } return o; } "
+    "function wall(z, t) { return t + off(z, t) * 60000; } "
+    "function inst(z, w) { return w - off(z, w - off(z, w) * 60000) * 60000; } "
+    "function mod(a, b) { return ((a % b) + b) % b; } "
+    "function cal(w, n, u) { var d = new Date(w); if (u === 'days') { d.setUTCDate(d.getUTCDate() + n); } "
+    "else if (u === 'weeks') { d.setUTCDate(d.getUTCDate() + 7 * n); } else { var day = d.getUTCDate(); "
+    "d.setUTCDate(1); d.setUTCMonth(d.getUTCMonth() + n); d.setUTCDate(Math.min(day, new Date(Date.UTC("
+    "d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate())); } return d.getTime(); } "
+    "function shift(z, t, n, u) { if (u === 'minutes') { return t + n * 60000; } if (u === 'hours') "
+    "{ return t + n * 3600000; } return inst(z, cal(wall(z, t), n, u)); } "
+    "function floor(z, t, u, st, wd, md, ph) { var w = wall(z, t); function base(y) { "
+    "if (u === 'minute') { return y - mod(y, 60000) - (mod(Math.floor(y / 60000), 60) % st) * 60000; } "
+    "if (u === 'hour') { return y - mod(y, 3600000); } var m = y - mod(y, 86400000); "
+    "if (u === 'day') { return m; } if (u === 'week') { return m - mod(new Date(m).getUTCDay() - wd, 7) * 86400000; } "
+    "if (new Date(m).getUTCDate() < md) { m = cal(m, -1, 'months'); } var dm = new Date(m); "
+    "return Date.UTC(dm.getUTCFullYear(), dm.getUTCMonth(), md); } "
+    "var f = base(w) + ph * 60000; if (ph && f > w) { f = base(u === 'hour' ? w - 3600000 : cal(w, -1, u + 's')) "
+    "+ ph * 60000; } return inst(z, f); } "
+    "function pad(n) { return (n < 10 ? '0' : '') + n; } "
+    "function fmt(z, t) { var o = off(z, t), d = new Date(t + o * 60000), a = Math.abs(o); "
+    "return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + 'T' + "
+    "pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) + (o < 0 ? '-' : '+') "
+    "+ pad(Math.floor(a / 60)) + ':' + pad(a % 60); } "
+)
+
+TZ_PARAM = "gen_tz"
+
+
+def js_zone_tables(zones: tuple[str, ...]) -> dict[str, list[object]]:
+    """Offset tables of the zones that change offset; they go into the workflow's _export once."""
+    return {z: _table_list(z) for z in zones if not has_fixed_offset(z)}
+
+
+def _table_list(zone: str) -> list[object]:
+    first, changes = offset_table(zone)
+    return [first, *[[ms, off] for ms, off in changes]]
+
+
+def _js_zone_map(zones: tuple[str, ...]) -> str:
+    parts = []
+    for zone in zones:
+        value = f"{TZ_PARAM}['{zone}']" if not has_fixed_offset(zone) else f"[{offset_table(zone)[0]}]"
+        parts.append(f"'{zone}': {value}")
+    return "var Z = {" + ", ".join(parts) + "}; "
+
+
+def _js_ops(ops: tuple[Op, ...]) -> str:
+    code = "var z = 'UTC', t = t0; "
+    for index, op in enumerate(ops):
+        if op[0] == "tz" and index + 1 < len(ops) and ops[index + 1][0] == "tz":
+            continue
+        if op[0] == "tz":
+            code += f"z = '{op[1]}'; "
+        elif op[0] == "add":
+            code += f"t = shift(z, t, {op[1]}, '{op[2]}'); "
+        else:
+            unit, step, weekday, monthday, phase = op[1:]
+            code += f"t = floor(z, t, '{unit}', {step}, {weekday}, {monthday}, {phase}); "
+    return "(function () { " + code + f"return [z, t]; }})()"
+
+
+def _program(need: Need, result: str) -> str:
+    body = (_js_zone_map(need.zones) + _JS_LIB + f"var first = {_js_ops(need.first)}; "
+            + result)
+    return "${(function (t0) { " + body + " })(moment(session_time).valueOf())}"
+
+
+def js_session(need: Need, index: str | None) -> str:
+    """`${...}` giving the index-th required session time (index: a JS variable such as `i`)."""
+    amount, unit = need.step
+    n = f"{index} * {amount}" if index else "0"
+    return _program(need, f"return fmt(first[0], shift(first[0], first[1], {n}, '{unit}'));")
+
+
+def js_count(need: Need) -> str:
+    """`${...}` giving how many upstream sessions a reader session needs, when it varies."""
+    assert need.bound is not None
+    amount, unit = need.step
+    limit = f"Math.min({_js_ops(need.bound)}[1], t0 + {need.now_offset_seconds * 1000 + 1})"
+    return _program(need, f"var limit = {limit}, n = 0; while (shift(first[0], first[1], n * {amount}, "
+                          f"'{unit}') < limit) {{ n++; }} return n;")

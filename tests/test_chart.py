@@ -356,3 +356,15 @@ def test_values_schema_rejects_bad_values(helm, tmp_path, bad, message):
 def test_release_name_must_be_a_dns_label(helm, tmp_path):
     proc = helm_template(helm, tmp_path, run_values(), release="Bad_Name", check=False)
     assert proc.returncode != 0
+
+
+def test_user_labels_cannot_clobber_chart_labels(helm, tmp_path):
+    values = run_values(labels={"app.kubernetes.io/component": "mine", "digdag.io/workflow": "mine", "x": "1"},
+                        podLabels={"app.kubernetes.io/instance": "mine"})
+    objs, docs = render(helm, tmp_path, values)
+    assert objs["ConfigMap"]["metadata"]["labels"]["app.kubernetes.io/component"] == "dbt-profiles"
+    assert objs["ConfigMap"]["metadata"]["labels"]["x"] == "1"
+    job = objs["Job"]
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "dbt"
+    assert job["metadata"]["labels"]["digdag.io/workflow"] == "orders"
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == JOB_NAME

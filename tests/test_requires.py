@@ -36,8 +36,8 @@ def test_hourly_reader_of_daily_table_requires_that_days_session() -> None:
     assert need.count == 1
     t = datetime(2024, 3, 2, 5, 0, tzinfo=TOKYO)
     assert sessions(need, t) == [datetime(2024, 3, 2, 0, 0, tzinfo=TOKYO)]
-    assert "startOf('day')" in js_session(need, None)
-    assert "tz('Asia/Tokyo')" in js_session(need, None)
+    expr = js_session(need, None)
+    assert "z = 'Asia/Tokyo'; t = floor(z, t, 'day', 1, 0, 1, 0)" in expr
 
 
 def test_daily_reader_of_hourly_table_never_starts_the_evening_sessions() -> None:
@@ -112,3 +112,54 @@ def test_invariants_hold_for_every_pair(reader: Timing, upstream: Timing, day: i
     candidates = grid_sessions(upstream, r_start - timedelta(days=40), r_end + timedelta(days=40))
     expected = [s for s in candidates if s <= now and window(upstream, s)[0] < r_end and window(upstream, s)[1] > r_start]
     assert required == expected
+
+
+# --- the JavaScript Digdag evaluates gives exactly the Python answer ---------------------------------
+
+from tests.jsrun import node_eval  # noqa: E402
+from gen.requires import js_count, js_zone_tables  # noqa: E402
+
+
+def _pairs():  # type: ignore[no-untyped-def]
+    zones = ["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Europe/London", "Australia/Sydney"]
+    specs = SPECS
+    for k in range(60):
+        yield (timing(specs[k % len(specs)], zones[k % len(zones)], ["current", "previous"][k % 2]),
+               timing(specs[(k * 7 + 3) % len(specs)], zones[(k * 5 + 1) % len(zones)], ["current", "previous"][k // 2 % 2]))
+
+
+def test_generated_javascript_matches_python_including_dst_days() -> None:
+    cases, expected = [], []
+    for reader, upstream in _pairs():
+        need = need_for(reader, upstream)
+        tables = js_zone_tables(need.zones)
+        marks = [datetime(2025, 3, 9, 7, tzinfo=ZoneInfo("UTC")), datetime(2025, 3, 30, 1, tzinfo=ZoneInfo("UTC")),
+                 datetime(2025, 10, 5, 0, tzinfo=ZoneInfo("UTC")), datetime(2025, 11, 2, 6, tzinfo=ZoneInfo("UTC")),
+                 datetime(2024, 2, 29, 13, 37, tzinfo=ZoneInfo("UTC"))]
+        for mark in marks:
+            for t in grid_sessions(reader, mark - timedelta(hours=30), mark + timedelta(hours=30))[::5]:
+                st = t.isoformat()
+                want = sessions(need, t)
+                if need.count is None:
+                    cases.append({"expr": js_count(need), "session_time": st, "i": 0, "gen_tz": tables})
+                    expected.append(str(len(want)))
+                for index, s in enumerate(want):
+                    expr = js_session(need, "i" if need.count != 1 else None)
+                    cases.append({"expr": expr, "session_time": st, "i": index, "gen_tz": tables})
+                    expected.append(s.isoformat())
+    assert len(cases) > 500
+    got = node_eval(cases)
+    mismatches = [(c["expr"][-120:], c["session_time"], c["i"], e, g)
+                  for c, e, g in zip(cases, expected, got) if e != g]
+    assert not mismatches, mismatches[:5]
+
+
+def test_grid_matches_the_iana_calendar_on_dst_days() -> None:
+    ny = ZoneInfo("America/New_York")
+    daily = timing({"daily>": "01:00:00"}, tz="America/New_York")
+    got = grid_sessions(daily, datetime(2025, 3, 7, tzinfo=ny), datetime(2025, 3, 12, tzinfo=ny))
+    assert got == [datetime(2025, 3, d, tzinfo=ny) for d in range(7, 12)]
+    assert [g.utcoffset() for g in got] == [datetime(2025, 3, d, tzinfo=ny).utcoffset() for d in range(7, 12)]
+    cron = timing({"cron>": "15 3 * * *"}, tz="America/New_York")
+    got = grid_sessions(cron, datetime(2025, 3, 8, tzinfo=ny), datetime(2025, 3, 11, tzinfo=ny))
+    assert got == [datetime(2025, 3, d, 3, 15, tzinfo=ny) for d in (8, 9, 10)]

@@ -15,12 +15,16 @@ charts/dbt-job, dbt-job-values.yaml) and runs the task command through
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +70,7 @@ def gen_json(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("$", "\\u0024") + "\n"
 
 
-def job_name(workflow=  "orders", session_time=SESSION_TIME, attempt="7", slug="orders"):
+def job_name(workflow="orders", session_time=SESSION_TIME, attempt="7", slug="orders"):
     digest = hashlib.sha256(f"{workflow}|{session_time}|{attempt}".encode()).hexdigest()
     return f"dbt-{slug}-{digest[:10]}"
 
@@ -318,18 +322,28 @@ AWKWARD_VARS = {
 }
 
 
+def bmp_only(value):
+    """The awkward values without characters outside the Basic Multilingual Plane."""
+    return json.loads(re.sub(r"[\U00010000-\U0010FFFF]", "?", json.dumps(value, ensure_ascii=False)))
+
+
 @pytest.mark.parametrize("ensure_ascii", [False, True])
 def test_awkward_values_arrive_exactly(project, ensure_ascii):
-    enc = (lambda v: json.dumps(v, ensure_ascii=True).replace("$", "\\u0024") + "\n") if ensure_ascii else gen_json
-    proc = project.run(GEN_SELECTS=enc(AWKWARD_SELECTS), GEN_VARS=enc(AWKWARD_VARS))
+    selects, dbt_vars = AWKWARD_SELECTS, AWKWARD_VARS
+    if ensure_ascii:  # every non-ASCII character arrives as a \uXXXX escape
+        selects, dbt_vars = bmp_only(selects), bmp_only(dbt_vars)
+        enc = lambda v: json.dumps(v, ensure_ascii=True).replace("$", "\\u0024") + "\n"  # noqa: E731
+    else:
+        enc = gen_json
+    proc = project.run(GEN_SELECTS=enc(selects), GEN_VARS=enc(dbt_vars))
     assert proc.returncode == 0, out(proc)
-    assert f"selects={len(AWKWARD_SELECTS)}" in proc.stdout
+    assert f"selects={len(selects)}" in proc.stdout
     args = args_of(project.applied_job())
     expected = ["build", "--target", "prod"]
-    for s in AWKWARD_SELECTS:
+    for s in selects:
         expected += ["--select", s]
     assert args[:-1] == expected + ["--vars"]
-    assert json.loads(args[-1]) == {**AWKWARD_VARS, "digdag_session_time": SESSION_TIME}
+    assert json.loads(args[-1]) == {**dbt_vars, "digdag_session_time": SESSION_TIME}
 
 
 def test_session_time_env_mode(project):
@@ -404,6 +418,11 @@ BAD_INPUTS = [
     ({"GEN_SELECTS": ""}, "GEN_SELECTS must be a JSON array of strings"),
     ({"GEN_VARS": '{"a": 1}, "image": {"repository": "evil"}'}, "GEN_VARS must be a JSON object"),
     ({"GEN_VARS": '["a"]'}, "GEN_VARS must be a JSON object"),
+    ({"GEN_VARS": '{"a": "b", "c": 1'}, "GEN_VARS must be a JSON object"),
+    ({"GEN_SELECTS": json.dumps(["rocket 🚀"], ensure_ascii=True)}, "GEN_SELECTS contains text helm cannot carry"),
+    ({"GEN_VARS": '{"path": "a\\/b"}'}, "GEN_VARS contains text helm cannot carry"),
+    ({"GEN_SELECTS": '["a\u0085b\u0080"]'}, "GEN_SELECTS contains text helm cannot carry"),
+    ({"GEN_SELECTS": '["x\\u0080"]'}, "GEN_SELECTS contains text helm cannot carry"),
     ({"GEN_K8S_NAMESPACE": ""}, "GEN_K8S_NAMESPACE must be a DNS label"),
     ({"GEN_K8S_NAMESPACE": "Data"}, "GEN_K8S_NAMESPACE must be a DNS label"),
     ({"GEN_K8S_CONTEXT": "--kubeconfig=/etc/x"}, "GEN_K8S_CONTEXT must be"),
@@ -422,6 +441,67 @@ def test_invalid_input_exits_2(project, env, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert project.calls() == []
+
+
+def test_kill_deletes_the_job_it_created(project):
+    """Digdag kills a task with SIGTERM: the Job this run created must not keep running."""
+    project.scenario({"outcome": "never_finish"})
+    env = {**project.env, "GEN_POLL_SECONDS": "0.05"}
+    proc = subprocess.Popen(["bash", "scripts/run-dbt.sh"], cwd=project.dir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not any(c[2:3] == ["get"] and "jsonpath" in " ".join(c) for c in project.calls()):
+        assert time.monotonic() < deadline and proc.poll() is None, "script never started polling"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, output
+    assert "interrupted: deleting Job" in output
+    assert [d["name"] for d in project.deleted()] == [job_name()]
+
+
+# --- the stand-in itself ---------------------------------------------------------------
+
+def _script_jsonpath(var: str) -> str:
+    m = re.search(rf"^{var}='(.*)'$", SCRIPT.read_text(), re.M)
+    assert m, var
+    return m.group(1)
+
+
+def test_standin_jsonpath_agrees_with_real_kubectl(tmp_path):
+    """The stand-in answers the script's JSONPath queries as real kubectl does
+    (checked offline with `kubectl label --local`, which needs no server)."""
+    kubectl = TOOLS_BIN / "kubectl"
+    if not (kubectl.is_file() and os.access(kubectl, os.X_OK)):
+        pytest.fail(f"kubectl not found at {kubectl}: run scripts/install-kube-tools.sh")
+    loader = importlib.machinery.SourceFileLoader("kubectl_standin", str(STANDINS / "kubectl"))
+    spec = importlib.util.spec_from_loader("kubectl_standin", loader)
+    standin = importlib.util.module_from_spec(spec)
+    loader.exec_module(standin)
+
+    job_tmpl = _script_jsonpath("JOB_JSONPATH")
+    pod_tmpl = _script_jsonpath("POD_JSONPATH")
+    prefix, suffix = "{range .items[*]}", "{end}"
+    assert pod_tmpl.startswith(prefix) and pod_tmpl.endswith(suffix)
+    per_pod_tmpl = pod_tmpl[len(prefix):-len(suffix)]  # `label --local` prints item by item
+
+    manifest = {"spec": {"template": {"spec": {"containers": [{"image": "img:1"}]}}}}
+    objects = []
+    for outcome in ("succeed", "fail", "image_pull_backoff", "unschedulable", "never_finish"):
+        sc = {"outcome": outcome, "polls_before_finish": 1}
+        job = {"polls": 1, "manifest": manifest}
+        objects.append((job_tmpl, standin.job_object("dbt-a-1", job, sc)))
+        pod = standin.pod_object("dbt-a-1", job, sc)
+        objects.append((per_pod_tmpl, {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": []}, **pod}))
+    for i, (tmpl, obj) in enumerate(objects):
+        obj.setdefault("spec", {"template": {"spec": {"containers": []}}})
+        f = tmp_path / f"obj{i}.json"
+        f.write_text(json.dumps(obj))
+        real = subprocess.run([str(kubectl), "label", "--local", "-f", str(f), "x=y", "-o", "jsonpath=" + tmpl],
+                              capture_output=True, text=True, env={"PATH": os.environ.get("PATH", ""),
+                                                                   "HOME": str(tmp_path), "KUBECONFIG": os.devnull})
+        assert real.returncode == 0, real.stderr
+        assert standin.jsonpath(tmpl, obj) == real.stdout, obj
 
 
 # --- local runner ------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #   GEN_ATTEMPT_ID         digits
 #   GEN_SELECTS            JSON array of strings (passed on as-is, never re-encoded)
 #   GEN_VARS               JSON object (passed on as-is; empty means {})
+#   GEN_DBT_ARGS           JSON array of extra dbt flags, e.g. ["--indirect-selection", "buildable"]
 #   GEN_SESSION_TIME_MODE  "vars" (default): --vars gets digdag_session_time;
 #                          "env": only the env var. DIGDAG_SESSION_TIME is always set.
 #   k8s runner:
@@ -144,6 +145,18 @@ is_single_json_object() {
   ((depth == 0))
 }
 
+# has_yaml_unsafe_text TEXT: TEXT holds something JSON allows but helm's YAML
+# parser rejects (or that cannot be rendered back into a manifest): the \/
+# escape, UTF-16 surrogate escapes (\uD83D\uDE80: write such characters
+# literally, i.e. json.dumps(..., ensure_ascii=False)), and U+007F-U+009F
+# (but U+0085), U+FFFE, U+FFFF whether escaped or raw.
+has_yaml_unsafe_text() {
+  local LC_ALL=C s=${1//\\\\/}
+  local escaped='\\(/|u[dD][89abAB]|u[fF][fF][fF][eEfF]|u007[fF]|u008[0-46-9a-fA-F]|u009[0-9a-fA-F])'
+  local raw=$'\xc2[\x80-\x84\x86-\x9f]|\xef\xbf[\xbe\xbf]'
+  [[ $s =~ $escaped || $s =~ $raw ]]
+}
+
 count_json_strings() { # count_json_strings ARRAY_TEXT
   local stripped
   stripped=$(json_strip_strings "$1")
@@ -177,6 +190,8 @@ SESSION_TIME_MODE=${GEN_SESSION_TIME_MODE:-vars}
 SELECTS=${GEN_SELECTS:-}
 VARS=${GEN_VARS:-}
 [[ -n ${VARS//[[:space:]]/} ]] || VARS='{}'
+DBT_ARGS=${GEN_DBT_ARGS:-}
+[[ -n ${DBT_ARGS//[[:space:]]/} ]] || DBT_ARGS='[]'
 
 require_match GEN_WORKFLOW "$WORKFLOW" '^[A-Za-z_][A-Za-z0-9_]*$' 'a workflow name matching [A-Za-z_][A-Za-z0-9_]*' 200
 require_match GEN_JOB_SLUG "$JOB_SLUG" '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$' 'a DNS-safe slug matching [a-z0-9]([a-z0-9-]*[a-z0-9])?' 30
@@ -190,6 +205,18 @@ require_match GEN_ATTEMPT_ID "$ATTEMPT_ID" '^[0-9]{1,19}$' 'digits'
 [[ -n ${SELECTS//[[:space:]]/} ]] || invalid "GEN_SELECTS must be a JSON array of strings (it is empty)"
 is_json_string_array "$SELECTS" || invalid "GEN_SELECTS must be a JSON array of strings"
 is_single_json_object "$VARS" || invalid "GEN_VARS must be a JSON object"
+is_json_string_array "$DBT_ARGS" || invalid "GEN_DBT_ARGS must be a JSON array of strings"
+for _name in GEN_SELECTS GEN_VARS GEN_DBT_ARGS; do
+  case $_name in
+    GEN_SELECTS) _text=$SELECTS ;;
+    GEN_VARS) _text=$VARS ;;
+    *) _text=$DBT_ARGS ;;
+  esac
+  if has_yaml_unsafe_text "$_text"; then
+    invalid "$_name contains text helm cannot carry: a \\/ escape, a UTF-16 surrogate escape such as \\uD83D (write such characters literally: json.dumps(..., ensure_ascii=False)), or U+007F-U+009F/U+FFFE/U+FFFF"
+  fi
+done
+unset _name _text
 SELECT_COUNT=$(count_json_strings "$SELECTS")
 
 export DIGDAG_SESSION_TIME=$SESSION_TIME
@@ -212,13 +239,14 @@ run_local() {
   # JSON is decoded by python and handed to dbt as an argv list: no shell
   # ever sees the values. exec replaces this process, so dbt's exit code is ours.
   RUN_DBT_EXE=$dbt RUN_DBT_PROJECT_DIR=$project_dir RUN_DBT_PROFILES_DIR=$profiles_dir \
-    RUN_DBT_SELECTS=$SELECTS RUN_DBT_VARS=$VARS RUN_DBT_MODE=$SESSION_TIME_MODE \
+    RUN_DBT_SELECTS=$SELECTS RUN_DBT_VARS=$VARS RUN_DBT_ARGS=$DBT_ARGS RUN_DBT_MODE=$SESSION_TIME_MODE \
     exec "$python" -c '
 import json, os, sys
 env = os.environ
 try:
     selects = json.loads(env["RUN_DBT_SELECTS"])
     dbt_vars = json.loads(env["RUN_DBT_VARS"])
+    extra = json.loads(env["RUN_DBT_ARGS"])
 except ValueError as e:
     sys.stderr.write("[run-dbt] ERROR: GEN_SELECTS/GEN_VARS is not valid JSON: %s\n" % e)
     sys.exit(2)
@@ -236,6 +264,7 @@ if env["RUN_DBT_PROFILES_DIR"]:
 for s in selects:
     argv += ["--select", s]
 argv += ["--vars", json.dumps(dbt_vars, ensure_ascii=False)]
+argv += [str(a) for a in extra]
 for k in [k for k in env if k.startswith("RUN_DBT_")]:
     del os.environ[k]
 sys.stdout.flush()
@@ -326,6 +355,7 @@ log "job=$JOB namespace=$NAMESPACE${CONTEXT:+ context=$CONTEXT} chart=$CHART${CH
 # validated scalars; nothing is decoded or re-encoded here.
 {
   printf '{\n  "dbtRunParameters": {\n    "selects": %s,\n    "vars": %s,\n' "$SELECTS" "$VARS"
+  printf '    "extraArgs": %s,\n' "$DBT_ARGS"
   printf '    "sessionTimeMode": "%s"\n  },\n' "$SESSION_TIME_MODE"
   printf '  "digdag": {\n    "workflow": "%s",\n    "jobSlug": "%s",\n    "sessionTime": "%s",\n' "$WORKFLOW" "$JOB_SLUG" "$SESSION_TIME"
   printf '    "sessionId": "%s",\n    "attemptId": "%s",\n    "timeoutSeconds": %s\n  }' "$SESSION_ID" "$ATTEMPT_ID" "$TIMEOUT"

@@ -137,6 +137,7 @@ env_var() reference. Called with (dict "path" "profiles" "value" <tree>).
 {{- $args = concat $args (list "--select" (toString .)) -}}
 {{- end -}}
 {{- $args = concat $args (list "--vars" (include "dbt-job.varsJson" .)) -}}
+{{- $args = concat $args (default (list) .Values.dbtRunParameters.extraArgs) -}}
 {{- $args = concat $args (default (list) $d.extraArgs) -}}
 {{- toJson $args -}}
 {{- end -}}
