@@ -161,6 +161,61 @@ def workflows(ctx: click.Context, out: Path | None, check: bool, show_diff: bool
     run_guarded(body, debug=ctx.obj["debug"])
 
 
+@cli.command()
+@input_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Generated project (default: out/).")
+@click.option("--endpoint", envvar="DIGDAG_ENDPOINT", required=True,
+              help="Digdag server URL, e.g. https://digdag.example.com (or DIGDAG_ENDPOINT).")
+@click.option("--project", "project_name_override", default=None,
+              help="Digdag project name (default: `project` in gen.yml, else the dbt project name).")
+@click.option("--revision", default=None, help="Revision name (default: the dbt project's git commit).")
+@click.option("--schedule-from", default=None,
+              help="Start schedules from this time (ISO 8601), instead of now; earlier sessions are not run.")
+@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.pass_context
+def push(ctx: click.Context, out: Path | None, endpoint: str, project_name_override: str | None,
+         revision: str | None, schedule_from: str | None, insecure: bool, **kw: Any) -> None:
+    """Upload out/ to a Digdag server, only when it is exactly what generation produces now.
+
+    Credentials are read from the environment: DIGDAG_TOKEN (bearer) or DIGDAG_AUTH_HEADER ("Name: value").
+    """
+
+    def body() -> int:
+        import os
+
+        from gen.output import compare_tree
+        from gen.pipeline import generate
+        from gen.push import Client, auth_headers, git_revision, push_project
+
+        inputs = build_inputs(ctx, **kw)
+        target = out_dir(ctx, out)
+        result = generate(inputs)
+        changes = compare_tree(result.tree, target)
+        if changes.changed or not target.is_dir():
+            click.echo(f"error: {target} is not up to date with the dbt project "
+                       f"({len(changes.created)} missing, {len(changes.updated)} different, "
+                       f"{len(changes.deleted)} stale file(s)); run `gen workflows` first, nothing was pushed",
+                       err=True)
+            return EXIT_CHANGES
+        if changes.foreign:
+            click.echo(f"warning: uploading {len(changes.foreign)} file(s) gen did not write: "
+                       f"{', '.join(changes.foreign[:5])}", err=True)
+        name = project_name_override or result.plan.project
+        rev = revision or git_revision(inputs.project_dir) or f"manifest-{result.plan.manifest_digest[:12]}"
+        client = Client(endpoint, headers=auth_headers(dict(os.environ)), insecure=insecure)
+        pushed = push_project(client, target, project=name, revision=rev, schedule_from=schedule_from)
+        click.echo(f"pushed {target} to {client.endpoint} as project {pushed.project} "
+                   f"(id {pushed.project_id}), revision {pushed.revision}")
+        click.echo(f"{len(pushed.workflows)} workflows, {len(pushed.schedules)} schedules:")
+        width = max((len(s.workflow) for s in pushed.schedules), default=0)
+        for sched in pushed.schedules:
+            click.echo(f"  {sched.workflow.ljust(width)}  next session {sched.next_session_time}  "
+                       f"runs at {sched.next_run_time}")
+        return EXIT_OK
+
+    run_guarded(body, debug=ctx.obj["debug"])
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gen")

@@ -57,3 +57,11 @@ class NotFreshError(GenError):
     """The committed out/ differs from what generation would produce."""
 
     exit_code = 1
+
+
+class ProjectReadError(GenError):
+    """A generated Digdag project (out/) cannot be read back (names the .dig file and the cause)."""
+
+
+class ToolError(GenError):
+    """An external program gen was asked to use (Graphviz `dot`) is missing or failed."""

@@ -13,7 +13,7 @@ from gen.errors import TemplateError
 # `${...}` in every string it reads, so `$` must never reach it literally from user text. (json.dumps
 # already escapes the C0 controls, newline included, inside strings.)
 _UNSAFE_IN_BLOCK = re.compile("[\\$\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
-_SAFE_SCALAR = re.compile(r"^[A-Za-z0-9 _./:+@,=-]*$")
+_UNSAFE_SCALAR = re.compile("[\\$\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 _EXPR = re.compile(r"^\$\{[^\n\"]+\}$")
 
 
@@ -29,13 +29,13 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
 
 
 def yaml_scalar(value: Any) -> str:
-    """A double-quoted YAML scalar for text gen has already restricted to a safe alphabet."""
+    """A double-quoted YAML scalar for text gen has validated; `$` and control characters are refused."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    if not _SAFE_SCALAR.match(text):
+    if _UNSAFE_SCALAR.search(text):
         raise TemplateError(f"refusing to place {text!r} in a .dig file as a plain value (unsafe characters)")
     return json.dumps(text)
 

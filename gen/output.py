@@ -206,6 +206,8 @@ def _check_out_dir(out: Path) -> None:
 
 def _check_inside(out: Path, target: Path) -> None:
     """Refuse to write through a symlinked folder that leads outside out/."""
+    if not out.exists():
+        return  # nothing there yet, so no link to follow
     root = out.resolve()
     parent = target.parent
     if not parent.exists():

@@ -1,10 +1,10 @@
--- Hourly incremental: each run (re)loads exactly the Digdag session's hour (UTC hour
--- of the session time). Reads the daily-scheduled staging views and the seed.
+-- Hourly incremental: each run (re)loads exactly the Digdag session's hour (the workflow runs
+-- in UTC). Reads the daily-scheduled staging views and the seed.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['event_hour', 'event_type', 'region'],
-    pre_hook="{{ delete_session_window('event_hour', 'hour') }}"
+    pre_hook="{{ digdag_session.digdag_delete_window('event_hour', 'hour') }}"
 ) }}
 
 select
@@ -16,5 +16,5 @@ select
 from {{ ref('stg_events') }} as e
 left join {{ ref('stg_customers') }} as c using (customer_id)
 left join {{ ref('countries') }} as co on co.country_code = c.country_code
-where {{ in_session_window('e.occurred_at', 'hour') }}
+where {{ digdag_session.digdag_window_filter('e.occurred_at', 'hour') }}
 group by all

@@ -1,0 +1,138 @@
+"""Summaries of a generated Digdag project, read back from its .dig files or taken from a Plan.
+
+`gen diff` compares what a reviewer cares about (names, schedules, timezones, select lists and
+require> dependencies), so both sides are reduced to the same WorkflowSummary records. Reading never
+writes: out/ is only inspected, and only .dig files that carry gen's generated-file header count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gen.errors import GenError, ProjectReadError
+from gen.ir import Plan
+from gen.output import is_owned
+from gen.schedule import Schedule, parse_schedule
+
+_WINDOW_RE = re.compile(r"^# .*data window: (\w+) session", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSummary:
+    """What one workflow builds and when: the parts of a .dig file a reviewer reads."""
+
+    name: str
+    selects: tuple[str, ...]
+    schedule: Schedule | None
+    timezone: str
+    window: str | None
+    requires: tuple[str, ...]
+
+    def when(self) -> str:
+        """The schedule in words, e.g. `daily>: 07:00:00 (Asia/Tokyo)` or `no schedule`."""
+        return f"{self.schedule.describe()} ({self.timezone})" if self.schedule else "no schedule"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """Every gen-written workflow of a Digdag project folder, plus the .dig files gen did not write."""
+
+    workflows: tuple[WorkflowSummary, ...]
+    foreign: tuple[str, ...]
+
+
+def summarize_plan(plan: Plan) -> tuple[WorkflowSummary, ...]:
+    """The summaries of a freshly planned project, sorted by name."""
+    return tuple(sorted(
+        (WorkflowSummary(name=w.name, selects=tuple(sorted(w.selects)), schedule=w.schedule,
+                         timezone=w.timezone, window=w.window,
+                         requires=tuple(sorted({r.upstream for r in w.requires})))
+         for w in plan.workflows), key=lambda s: s.name))
+
+
+def read_project(folder: Path) -> ProjectSummary:
+    """Read every top-level .dig file gen wrote in `folder` (a missing folder is an empty project)."""
+    if not folder.exists():
+        return ProjectSummary(workflows=(), foreign=())
+    if not folder.is_dir():
+        raise ProjectReadError("is not a folder", source=str(folder))
+    workflows, foreign = [], []
+    for path in sorted(folder.glob("*.dig")):
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ProjectReadError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
+        if not is_owned(data):
+            foreign.append(path.name)
+            continue
+        workflows.append(read_workflow(path.stem, data.decode("utf-8", "replace"), where=str(path)))
+    return ProjectSummary(workflows=tuple(workflows), foreign=tuple(foreign))
+
+
+def read_workflow(name: str, text: str, *, where: str) -> WorkflowSummary:
+    """One .dig file's summary: its schedule and timezone, require> targets and GEN_SELECTS list."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ProjectReadError(f"invalid YAML{at}: {getattr(e, 'problem', None) or e}", source=where) from e
+    if not isinstance(doc, dict):
+        raise ProjectReadError("the top level is not a mapping", source=where)
+    try:
+        schedule = parse_schedule(doc.get("schedule"), where=f"{where}: schedule")
+    except GenError as e:
+        raise ProjectReadError(str(e)) from e
+    timezone = doc.get("timezone", "UTC")
+    if not isinstance(timezone, str):
+        raise ProjectReadError(f"timezone must be a name, got {timezone!r}", source=where)
+    selects = _selects(doc, where)
+    window = _WINDOW_RE.search(text)
+    return WorkflowSummary(name=name, selects=selects, schedule=schedule, timezone=timezone,
+                           window=window.group(1) if window else None,
+                           requires=tuple(sorted(set(_requires(doc)))))
+
+
+def _requires(value: Any) -> list[str]:
+    """Every `require>` target anywhere in the task tree (plain, or inside loop> `_do`)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "require>" and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(_requires(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_requires(item))
+    return found
+
+
+def _find_key(value: Any, key: str) -> list[Any]:
+    if isinstance(value, dict):
+        hits = [value[key]] if key in value else []
+        for item in value.values():
+            hits.extend(_find_key(item, key))
+        return hits
+    return []
+
+
+def _selects(doc: dict[str, Any], where: str) -> tuple[str, ...]:
+    hits = _find_key(doc, "GEN_SELECTS")
+    if len(hits) != 1:
+        found = "no" if not hits else str(len(hits))
+        raise ProjectReadError(f"found {found} GEN_SELECTS block(s), expected one under +dbt_build._env; "
+                               "was it written by gen's templates?", source=where)
+    try:
+        selects = json.loads(hits[0]) if isinstance(hits[0], str) else hits[0]
+    except json.JSONDecodeError as e:
+        raise ProjectReadError(f"GEN_SELECTS is not valid JSON: {e}", source=where) from e
+    if not isinstance(selects, list) or not all(isinstance(s, str) for s in selects):
+        raise ProjectReadError(f"GEN_SELECTS must be a JSON list of strings, got {selects!r}", source=where)
+    return tuple(sorted(selects))
