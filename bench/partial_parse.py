@@ -25,9 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "dbt" / "digdag_session"
 WORK = REPO / "bench" / "_work" / "partial_parse"
 DBT = Path(sys.executable).parent / "dbt"
-SESSIONS = ("2024-03-02T00:00:00+09:00", "2024-03-03T00:00:00+09:00")
+SESSIONS = ("2024-03-02T00:00:00+09:00", "2024-03-03T00:00:00+09:00", "2024-03-04T00:00:00+09:00")
 CONSTANT_VARS = {"region": "jp"}
 _REPARSE = re.compile(r"Unable to do partial parsing because ([^\n]*)")
+_PARTIAL = re.compile(r"(Nothing changed, skipping partial parsing|Partial parsing enabled: [^\n]*)")
 
 
 def write_project(root: Path, models: int) -> None:
@@ -88,7 +89,11 @@ def measure(root: Path, mode: str) -> list[tuple[str, float, str]]:
             job_vars["digdag_session_time"] = session
         seconds, log = dbt(root, ["parse", "--vars", json.dumps(job_vars)], env=job_env)
         reparse = _REPARSE.search(log)
-        how = f"full re-parse: {reparse.group(1).strip()}" if reparse else "partial parsing kept"
+        partial = _PARTIAL.search(log)
+        if reparse:
+            how = f"full re-parse: {reparse.group(1).strip()}"
+        else:
+            how = f"partial: {partial.group(1).strip().rstrip('.')}" if partial else "partial"
         rows.append((f"Job, session {session}", seconds, how))
     return rows
 

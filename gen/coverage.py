@@ -41,7 +41,8 @@ class Gap:
             return (f"{self.label} ({self.node}) is built by {names} although it is left out "
                     "(meta.digdag.enabled: false, or a package gen does not schedule)")
         if self.kind == "misplaced":
-            return f"{self.label} ({self.node}) is planned in {self.workflows[0]} but built by {self.workflows[1]}"
+            planned, built = self.workflows
+            return f"{self.label} ({self.node}) is planned in {planned} but built by {built}"
         return f"select {self.label!r} of workflow {names} builds no model, seed or snapshot"
 
 
@@ -67,7 +68,8 @@ def buildable(node: Node) -> bool:
     return not (node.resource_type == "model" and node.materialized == "ephemeral")
 
 
-def expected_nodes(manifest: Manifest, plan: Plan, *, include_packages: Iterable[str] = ()) -> tuple[str, ...]:
+def expected_nodes(manifest: Manifest, plan: Plan, *,
+                   include_packages: Iterable[str] = ()) -> tuple[str, ...]:
     """Unique ids that must be built by exactly one workflow."""
     packages = {manifest.project_name, *include_packages}
     left_out = set(plan.excluded)
@@ -115,7 +117,8 @@ def check_coverage(manifest: Manifest, plan: Plan, *, include_packages: Iterable
 def coverage_lines(coverage: Coverage) -> list[str]:
     """The report: one `coverage:` line per gap, or one line saying all is covered."""
     if coverage.ok:
-        extra = f"; {len(coverage.excluded)} left out by meta.digdag.enabled: false" if coverage.excluded else ""
-        return [f"coverage: all {len(coverage.expected)} models, seeds and snapshots are built by exactly one "
-                f"workflow{extra}"]
+        left_out = len(coverage.excluded)
+        extra = f"; {left_out} left out by meta.digdag.enabled: false" if left_out else ""
+        return [f"coverage: all {len(coverage.expected)} models, seeds and snapshots are built by exactly "
+                f"one workflow{extra}"]
     return [f"coverage: {gap.kind}: {gap.describe()}" for gap in coverage.gaps]

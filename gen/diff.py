@@ -89,16 +89,18 @@ def diff_summaries(before: Iterable[WorkflowSummary], after: Iterable[WorkflowSu
     gone = sorted(set(old) - set(new))
     fresh = sorted(set(new) - set(old))
     renames = _renames(old, new, gone, fresh)
-    pairs = [(old[n], new[n], None) for n in sorted(set(old) & set(new))]
+    pairs: list[tuple[WorkflowSummary, WorkflowSummary, str | None]] = [
+        (old[n], new[n], None) for n in sorted(set(old) & set(new))]
     pairs += [(old[o], new[n], o) for o, n in renames.items()]
     changes = [c for c in (_change(a, b, renamed, now) for a, b, renamed in pairs) if c is not None]
     renamed_new = set(renames.values())
-    added = tuple(AddedWorkflow(workflow=new[n], next=_next(new[n], now)) for n in fresh if n not in renamed_new)
+    added = tuple(AddedWorkflow(workflow=new[n], next=_next(new[n], now))
+                  for n in fresh if n not in renamed_new)
     removed = tuple(old[n] for n in gone if n not in renames)
     unscheduled, dropped, moved = _model_notes(old, new, renames)
-    return PlanDiff(now=now, workflows_before=len(old), workflows_after=len(new), added=added, removed=removed,
-                    changed=tuple(sorted(changes, key=lambda c: c.name)), unscheduled=unscheduled,
-                    dropped=dropped, moved=moved)
+    return PlanDiff(now=now, workflows_before=len(old), workflows_after=len(new), added=added,
+                    removed=removed, changed=tuple(sorted(changes, key=lambda c: c.name)),
+                    unscheduled=unscheduled, dropped=dropped, moved=moved)
 
 
 def _renames(old: Mapping[str, WorkflowSummary], new: Mapping[str, WorkflowSummary], gone: list[str],
@@ -129,7 +131,8 @@ def _change(a: WorkflowSummary, b: WorkflowSummary, renamed_from: str | None,
     window = (a.window, b.window) if a.window and b.window and a.window != b.window else None
     change = WorkflowChange(
         name=b.name, renamed_from=renamed_from, schedule=schedule, window=window,
-        gained=tuple(sorted(set(b.selects) - set(a.selects))), lost=tuple(sorted(set(a.selects) - set(b.selects))),
+        gained=tuple(sorted(set(b.selects) - set(a.selects))),
+        lost=tuple(sorted(set(a.selects) - set(b.selects))),
         requires_added=tuple(sorted(set(b.requires) - set(a.requires))),
         requires_removed=tuple(sorted(set(a.requires) - set(b.requires))))
     quiet = (renamed_from is None and schedule is None and window is None and not change.gained

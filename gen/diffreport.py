@@ -1,4 +1,7 @@
-"""A PlanDiff in words: plain text for a terminal, Markdown for a pull-request comment, or JSON. No printing."""
+"""A PlanDiff in words: plain text for a terminal, Markdown for a pull-request comment, or JSON.
+
+Formatting only: nothing here prints or decides exit codes.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def headline(diff: PlanDiff) -> str:
         return f"no workflow changes ({_n(diff.workflows_after, 'workflow')})"
     renamed = len(diff.renamed)
     changed = sum(1 for c in diff.changed if c.renamed_from is None or _has_more(c))
-    counts = ((len(diff.added), "added"), (len(diff.removed), "removed"), (renamed, "renamed"), (changed, "changed"))
+    counts = ((len(diff.added), "added"), (len(diff.removed), "removed"), (renamed, "renamed"),
+              (changed, "changed"))
     parts = [f"{count} {word}" for count, word in counts if count] or ["models moved"]
     return f"{', '.join(parts)} ({diff.workflows_before} -> {_n(diff.workflows_after, 'workflow')})"
 
@@ -66,9 +70,10 @@ def format_text(diff: PlanDiff) -> str:
     lines = [f"gen diff: {headline(diff)}"]
     for added in diff.added:
         w = added.workflow
-        lines.append(f"+ workflow {w.name} added: {w.when()}, builds {_list(w.selects)}; next run {_run(added.next)}")
-    for removed in diff.removed:
-        lines.append(f"- workflow {removed.name} removed (was {removed.when()}, built {_list(removed.selects)})")
+        lines.append(f"+ workflow {w.name} added: {w.when()}, builds {_list(w.selects)}; "
+                     f"next run {_run(added.next)}")
+    for gone in diff.removed:
+        lines.append(f"- workflow {gone.name} removed (was {gone.when()}, built {_list(gone.selects)})")
     for change in diff.changed:
         lines.extend(_text_change(change))
     lines.extend(_text_notes(diff))
@@ -123,8 +128,8 @@ def format_markdown(diff: PlanDiff) -> str:
                 f"`{n.after}`, which has no schedule" if n.before != n.after else
                 f"- :warning: model `{n.model}` is **no longer scheduled** (workflow `{n.after}` lost its "
                 "schedule)" for n in diff.unscheduled]
-        out += [f"- :warning: model `{n.model}` **left every workflow** (was in `{n.before}`); nothing builds it"
-                for n in diff.dropped]
+        out += [f"- :warning: model `{n.model}` **left every workflow** (was in `{n.before}`); nothing "
+                "builds it" for n in diff.dropped]
         out.append("")
     if diff.added:
         out += ["#### Added", "", "| workflow | schedule | builds | next run |", "|---|---|---|---|"]
@@ -140,8 +145,8 @@ def format_markdown(diff: PlanDiff) -> str:
         out.append("")
     schedules = [c for c in diff.changed if c.schedule]
     if schedules:
-        out += ["#### Schedule changes", "", "| workflow | before | after | next run before | next run after |",
-                "|---|---|---|---|---|"]
+        out += ["#### Schedule changes", "",
+                "| workflow | before | after | next run before | next run after |", "|---|---|---|---|---|"]
         for c in schedules:
             s = c.schedule
             assert s is not None
@@ -149,7 +154,8 @@ def format_markdown(diff: PlanDiff) -> str:
                        f"{_run(s.next_after)} |")
         out.append(f"\nNext runs counted from {_when(diff.now)}.")
         out.append("")
-    others = [c for c in diff.changed if c.window or c.gained or c.lost or c.requires_added or c.requires_removed]
+    others = [c for c in diff.changed
+              if c.window or c.gained or c.lost or c.requires_added or c.requires_removed]
     if others:
         out += ["#### Workflow contents", ""]
         for c in others:

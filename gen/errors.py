@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Show control characters (newlines above all) as escapes, so every message is one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class GenError(Exception):
     """Base of every error gen reports to the user (exit code 2 unless a subclass says otherwise)."""
@@ -10,7 +19,7 @@ class GenError(Exception):
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
         self.source = source
-        super().__init__(f"{source}: {message}" if source else message)
+        super().__init__(one_line(f"{source}: {message}" if source else message))
 
 
 class ConfigError(GenError):

@@ -17,6 +17,16 @@ _UNSAFE_SCALAR = re.compile("[\\$\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udf
 _EXPR = re.compile(r"^\$\{[^\n\"]+\}$")
 
 
+# Characters the Job's side cannot carry: helm's YAML reader rejects them even as \u escapes.
+_UNCARRIABLE = re.compile("[\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def uncarriable(text: str) -> str | None:
+    """The first character in text that cannot reach dbt through helm, if any."""
+    match = _UNCARRIABLE.search(text)
+    return match.group() if match else None
+
+
 def json_text(value: Any, *, indent: int | None = None) -> str:
     """JSON for a Digdag literal block: readable Unicode, but `$`, controls and YAML line breaks as \\uXXXX.
 

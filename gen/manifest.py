@@ -285,3 +285,67 @@ def _digest(nodes: Any) -> str:
          n.enabled, list(n.tags), n.digdag, list(n.depends_on), n.version, n.latest_version)
         for n in nodes)
     return hashlib.sha256(msgspec.json.encode(rows, order="sorted")).hexdigest()
+
+
+# --- code text, for `gen lint` ----------------------------------------------------------------------
+
+
+class _RawCodeDeps(msgspec.Struct, forbid_unknown_fields=False):
+    macros: list[str] = msgspec.field(default_factory=list)
+
+
+class _RawCodeConfig(msgspec.Struct, forbid_unknown_fields=False):
+    materialized: str | None = None
+    incremental_strategy: str | None = None
+
+
+class _RawCode(msgspec.Struct, forbid_unknown_fields=False):
+    resource_type: str = ""
+    package_name: str = ""
+    original_file_path: str = ""
+    raw_code: str | None = None
+    raw_sql: str | None = None  # schemas before v7
+    compiled_code: str | None = None
+    compiled_sql: str | None = None
+    macro_sql: str | None = None
+    language: str = "sql"
+    config: _RawCodeConfig = msgspec.field(default_factory=_RawCodeConfig)
+    depends_on: _RawCodeDeps = msgspec.field(default_factory=_RawCodeDeps)
+
+
+class _RawCodeManifest(msgspec.Struct, forbid_unknown_fields=False):
+    nodes: dict[str, _RawCode] = msgspec.field(default_factory=dict)
+    macros: dict[str, _RawCode] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCode:
+    """The code of one node or macro (resource_type "macro"), with the macros it calls."""
+
+    unique_id: str
+    resource_type: str
+    package: str
+    file: str
+    raw_code: str
+    compiled_code: str | None
+    language: str
+    materialized: str
+    incremental_strategy: str | None
+    macros: tuple[str, ...]
+
+
+def load_code(path: Path) -> dict[str, NodeCode]:
+    """The SQL/Jinja of every node and macro in a manifest, keyed by unique id (for `gen lint`)."""
+    try:
+        raw = msgspec.json.decode(path.read_bytes(), type=_RawCodeManifest)
+    except OSError as e:
+        raise ManifestError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise ManifestError(f"unexpected shape: {e}", source=str(path)) from e
+    return {uid: NodeCode(
+        unique_id=uid, resource_type=rc.resource_type or "macro", package=rc.package_name,
+        file=_path(rc.original_file_path), raw_code=rc.raw_code or rc.raw_sql or rc.macro_sql or "",
+        compiled_code=rc.compiled_code or rc.compiled_sql, language=rc.language or "sql",
+        materialized=rc.config.materialized or rc.resource_type or "macro",
+        incremental_strategy=rc.config.incremental_strategy, macros=tuple(rc.depends_on.macros))
+        for uid, rc in (*raw.nodes.items(), *raw.macros.items())}

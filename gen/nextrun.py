@@ -12,7 +12,7 @@ occurrence). `start:` and `end:` are dates in the workflow's timezone, both incl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gen.schedule import Schedule
@@ -87,7 +87,9 @@ def _field(text: str, low: int, high: int, names: tuple[str, ...] | None, *, all
             stop = high if step_text else start
         if not (low <= start <= high and low <= stop <= high):
             raise ValueError(f"cron field {text!r} is out of range {low}-{high}")
-        span = list(range(start, stop + 1)) if start <= stop else [*range(start, high + 1), *range(low, stop + 1)]
+        # A range such as fri-mon wraps around the end of the field.
+        span = ([*range(start, stop + 1)] if start <= stop
+                else [*range(start, high + 1), *range(low, stop + 1)])
         values.update(span[::step])
     return frozenset(values), last
 
@@ -129,11 +131,11 @@ def next_run(schedule: Schedule, zone: str, now: datetime) -> NextRun | None:
 def _existing(wall: datetime, tz: ZoneInfo) -> datetime | None:
     """The aware time for a wall-clock time, or None when a DST change skips it."""
     aware = wall.replace(tzinfo=tz, fold=0)
-    back = aware.astimezone(timezone.utc).astimezone(tz)
+    back = aware.astimezone(UTC).astimezone(tz)
     return aware if back.replace(tzinfo=None) == wall else None
 
 
 def parse_now(text: str) -> datetime:
     """An ISO 8601 moment for --now; a time without an offset is taken as UTC."""
     moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

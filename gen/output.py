@@ -14,7 +14,8 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,41 +53,55 @@ def is_owned(data: bytes) -> bool:
 def compare_tree(tree: Mapping[str, str], out: Path, *, force: bool = False,
                  with_diff: bool = False) -> Changes:
     """Classify every file: created, updated, deleted (stale and ours), unchanged, foreign (not ours)."""
+    return _compare(tree, out, force=force, with_diff=with_diff)[0]
+
+
+def _compare(tree: Mapping[str, str], out: Path, *, force: bool,
+             with_diff: bool) -> tuple[Changes, dict[str, bytes]]:
+    """compare_tree, plus the encoded text of every file to write (so apply encodes each file once)."""
     _check_out_dir(out)
     existing = dict(_walk(out))
+    inside = _Inside(out)
     created, updated, unchanged, blocked = [], [], [], []
     diffs: dict[str, str] = {}
+    to_write: dict[str, bytes] = {}
     for rel, text in tree.items():
         new = text.encode("utf-8")
-        target = out / rel
-        _check_inside(out, target)
+        inside.check(rel)
         old = existing.get(rel)
         if old is None:
             created.append(rel)
+            to_write[rel] = new
             if with_diff:
                 diffs[rel] = _diff(rel, "", text)
             continue
-        data = target.read_bytes() if not target.is_symlink() else b""
-        if data == new and not target.is_symlink():
+        path, is_link, size = old
+        # A file of another size differs: read only the head that tells whether it is ours.
+        same_size = size == len(new) and not is_link
+        data = b"" if is_link else _read(path, None if same_size or with_diff else _HEAD)
+        if same_size and data == new:
             unchanged.append(rel)
             continue
-        if not is_owned(data) and not force and data != new:
+        differs = not is_link or new != b""  # (a link reads as empty)
+        if differs and not is_owned(data) and not force:
             blocked.append(rel)
         updated.append(rel)
+        to_write[rel] = new
         if with_diff:
             diffs[rel] = _diff(rel, data.decode("utf-8", "replace"), text)
     deleted, foreign = [], []
     for rel in sorted(set(existing) - set(tree)):
-        path = out / rel
-        if not path.is_symlink() and is_owned(path.read_bytes()):
+        path, is_link, _ = existing[rel]
+        if not is_link and is_owned(_read(path, _HEAD)):
             deleted.append(rel)
             if with_diff:
-                diffs[rel] = _diff(rel, path.read_text("utf-8", "replace"), "")
+                diffs[rel] = _diff(rel, _read(path, None).decode("utf-8", "replace"), "")
         else:
             foreign.append(rel)
-    return Changes(created=tuple(created), updated=tuple(updated), deleted=tuple(deleted),
-                   unchanged=tuple(unchanged), foreign=tuple(foreign), blocked=tuple(blocked),
-                   diffs=dict(sorted(diffs.items())))
+    changes = Changes(created=tuple(created), updated=tuple(updated), deleted=tuple(deleted),
+                      unchanged=tuple(unchanged), foreign=tuple(foreign), blocked=tuple(blocked),
+                      diffs=dict(sorted(diffs.items())))
+    return changes, to_write
 
 
 def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Changes:
@@ -94,7 +109,7 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         _recover(out)
-        changes = compare_tree(tree, out, force=force)
+        changes, to_write = _compare(tree, out, force=force, with_diff=False)
         if changes.blocked:
             raise OutputError(
                 f"refusing to overwrite {len(changes.blocked)} file(s) gen did not write: "
@@ -105,17 +120,9 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
         shutil.rmtree(staging, ignore_errors=True)
         try:
             staging.mkdir()
-            moves = []
-            for index, rel in enumerate(changes.created + changes.updated):
-                tmp = staging / f"{index}.tmp"
-                with open(tmp, "wb") as handle:
-                    handle.write(tree[rel].encode("utf-8"))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                mode = 0o755 if rel.endswith(".sh") else 0o644
-                os.chmod(tmp, mode)
-                moves.append([tmp.name, rel])
-            journal = {"moves": moves, "deletes": list(changes.deleted)}
+            journal: dict[str, list] = {  # type: ignore[type-arg]
+                "moves": _stage(staging, changes.created + changes.updated, to_write),
+                "deletes": list(changes.deleted)}
             _write_journal(staging, journal)
         except OSError as e:
             shutil.rmtree(staging, ignore_errors=True)
@@ -128,6 +135,70 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
                 f"writing was interrupted ({_reason(e)}); the next gen run finishes the update from "
                 f"{staging.name}", source=str(out)) from e
         return changes
+
+
+def _stage(staging: Path, rels: tuple[str, ...], data: Mapping[str, bytes]) -> list[list[str]]:
+    """Write each file into the staging folder and make them all durable before the journal names them.
+
+    A few files are synced one by one; many are synced with one syncfs() of the staging folder's
+    file system, because thousands of fsync() calls cost far more than the writing itself."""
+    one_by_one = len(rels) <= _FSYNC_EACH_UP_TO or _syncfs() is None
+    moves = []
+    for index, rel in enumerate(rels):
+        name = f"{index}.tmp"
+        fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data[rel])
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o755 if rel.endswith(".sh") else 0o644)
+            if one_by_one:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        moves.append([name, rel])
+    if not one_by_one:
+        syncfs = _syncfs()
+        assert syncfs is not None
+        syncfs(staging)
+    return moves
+
+
+_FSYNC_EACH_UP_TO = 32
+_HEAD = 600  # is_owned() looks at no more than this
+
+
+def _read(path: str, limit: int | None) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read() if limit is None else handle.read(limit)
+
+
+_SYNCFS: list[Callable[[Path], None] | None] = []
+
+
+def _syncfs() -> Callable[[Path], None] | None:
+    """syncfs(2) of the file system holding a folder (Linux), or None where there is none."""
+    if not _SYNCFS:
+        _SYNCFS.append(None)
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            try:
+                libc_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+            except (OSError, AttributeError):
+                return None
+
+            def syncfs(folder: Path) -> None:
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    if libc_syncfs(fd) != 0:
+                        code = ctypes.get_errno()
+                        raise OSError(code, os.strerror(code))
+                finally:
+                    os.close(fd)
+
+            _SYNCFS[0] = syncfs
+    return _SYNCFS[0]
 
 
 def _reason(e: OSError) -> str:
@@ -145,14 +216,22 @@ def _write_journal(staging: Path, journal: dict[str, list]) -> None:  # type: ig
 
 
 def _commit(out: Path, staging: Path, journal: Mapping[str, list]) -> None:  # type: ignore[type-arg]
+    inside = _Inside(out)
+    made: set[str] = set()
     for tmp_name, rel in journal["moves"]:
-        src = staging / tmp_name
-        if not src.exists():  # already moved by an interrupted run
-            continue
-        target = out / rel
-        _check_inside(out, target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, target)
+        src = os.path.join(staging, tmp_name)
+        target = os.path.join(out, rel)
+        inside.check(rel)
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        try:
+            os.replace(src, target)
+        except FileNotFoundError:
+            if os.path.lexists(src):
+                raise
+            # already moved by an interrupted run
     for rel in journal["deletes"]:
         target = out / rel
         _check_inside(out, target)
@@ -218,16 +297,40 @@ def _check_inside(out: Path, target: Path) -> None:
                           "the output folder; remove the link", source=str(out))
 
 
-def _walk(out: Path) -> Iterator[tuple[str, Path]]:
+class _Inside:
+    """_check_inside for many files of one out/ folder: each folder is checked once."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.checked: set[str] = set()
+
+    def check(self, rel: str) -> None:
+        folder = rel.rpartition("/")[0]
+        if folder not in self.checked:
+            _check_inside(self.out, self.out / rel)
+            self.checked.add(folder)
+
+
+def _walk(out: Path) -> Iterator[tuple[str, tuple[str, bool, int]]]:
+    """(relative path, (path, is a symlink, size)) of each file in out/; linked folders are not entered."""
     if not out.exists():
         return
-    for dirpath, dirnames, filenames in os.walk(out, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_NAMES)
-        for name in sorted(filenames):
-            if name in _IGNORED_NAMES:
-                continue
-            path = Path(dirpath) / name
-            yield path.relative_to(out).as_posix(), path
+    yield from _scan(str(out), "")
+
+
+def _scan(folder: str, prefix: str) -> Iterator[tuple[str, tuple[str, bool, int]]]:
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name in _IGNORED_NAMES:
+            continue
+        if entry.is_dir():  # follows links, as os.walk sorts them; a linked folder is then not entered
+            if not entry.is_symlink():
+                yield from _scan(entry.path, f"{prefix}{entry.name}/")
+            continue
+        link = entry.is_symlink()
+        size = -1 if link else entry.stat(follow_symlinks=False).st_size
+        yield f"{prefix}{entry.name}", (entry.path, link, size)
 
 
 def _diff(rel: str, old: str, new: str) -> str:

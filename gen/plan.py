@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict
+from functools import lru_cache
 from typing import Any
 
 from gen import __version__
 from gen.config import Config
-from gen.errors import PlanError, ScheduleError
+from gen.errors import ConfigError, PlanError, ScheduleError
+from gen.escape import uncarriable
 from gen.graph import build_graph, order_workflows
 from gen.ir import Plan, RequireTask, Workflow
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
@@ -21,6 +23,10 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     """Decide which workflows exist, what each builds, when it runs and which sessions it requires."""
     root = manifest.project_name
     packages = {root, *config.include_packages}
+    bad_var = next((t for t in _texts(config.vars) if uncarriable(t) is not None), None)
+    if bad_var is not None:
+        raise ConfigError(f"dbt.vars holds {bad_var!r}, whose U+{ord(uncarriable(bad_var) or ' '):04X} cannot be "
+                          "passed to dbt through helm", source=config.source)
     candidates = [n for n in manifest.nodes.values() if _schedulable(n, packages)]
     settings: dict[str, NodeSettings] = {}
     excluded: list[str] = []
@@ -51,6 +57,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     selectors = _selectors(manifest, settings)
     shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in order}
     timings = {name: _timing(shared[name]) for name in order}
+    k8s_defaults = asdict(config.kubernetes)
+    k8s_defaults.pop("values")
     workflows = []
     for name in sorted(order):
         requires = []
@@ -60,9 +68,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
                 requires.append(task)
         uids = sorted(groups[name], key=lambda u: selectors[u])
         first = settings[uids[0]]
-        k8s = asdict(config.kubernetes)
-        k8s.pop("values")
-        k8s.update(dict(first.k8s))
+        k8s = dict(k8s_defaults)
+        k8s.update(first.k8s)
         workflows.append(Workflow(
             name=name, slug=job_slug(name), node_ids=tuple(uids),
             labels=tuple(manifest.nodes[u].label for u in uids),
@@ -75,6 +82,17 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         indirect_selection=config.indirect_selection, vars=dict(config.vars),
         chart_values=dict(config.kubernetes.values), workflows=tuple(workflows), excluded=tuple(excluded),
         warnings=tuple(warnings))
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string inside a JSON-like value, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 def _schedulable(node: Node, packages: set[str]) -> bool:
@@ -94,6 +112,10 @@ def _selectors(manifest: Manifest, settings: dict[str, NodeSettings]) -> dict[st
         node = manifest.nodes[uid]
         ambiguous = len(by_name[node.label]) > 1
         out[uid] = f"package:{node.package},{node.label}" if ambiguous else node.label
+        bad = uncarriable(out[uid])
+        if bad is not None:
+            raise PlanError(f"{node.resource_type} name {node.label!r} contains U+{ord(bad):04X}, which cannot be "
+                            "passed to dbt through helm; rename it", source=node.origin)
     return out
 
 
@@ -133,27 +155,38 @@ def _timing(settings: NodeSettings) -> Timing:
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
                   warnings: list[str], source: str) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
-    try:
-        need = need_for(r, u)
-    except Unaligned:
+    parts = _require_parts(r, u)
+    if parts is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
                    "schedules share no regular grid, so no upstream session can be derived")
         if config.unaligned == "error":
             raise ScheduleError(message + " (requires.unaligned: error)", source=source) from None
         warnings.append(f"{source}: {message}; no require> added (requires.unaligned: skip)")
         return None
-    if is_clamped(r, u, need):
+    session_time, loop_count, why, zones, clamped = parts
+    if clamped:
         warnings.append(
             f"{source}: workflow {reader!r} ({describe(r)}, window {r.window}) reads {upstream!r} "
             f"({describe(u)}): part of its window lies after its run time, so those upstream sessions are "
             "not required (they have not started yet); consider window: previous")
+    return RequireTask(task=upstream, upstream=upstream, session_time=session_time, loop_count=loop_count,
+                       why=why, zones=zones)
+
+
+@lru_cache(maxsize=4096)
+def _require_parts(r: Timing, u: Timing) -> tuple[str, str | None, str, tuple[str, ...], bool] | None:
+    """What a require> of an upstream with timing u says for a reader with timing r (the same for every
+    pair of workflows with these timings): session_time, loop_count, why, zones, clamped; None if unaligned."""
+    try:
+        need = need_for(r, u)
+    except Unaligned:
+        return None
     why = (f"{describe(u)}, window {u.window}, overlapping this session's window ({r.window})"
            if r.grid is not None else f"latest {describe(u)} at or before this session")
     if u.grid is None:
         why = "unscheduled upstream: run for this session time"
+    clamped = is_clamped(r, u, need)
     if need.count == 1:
-        return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, None),
-                           loop_count=None, why=why, zones=need.zones)
+        return js_session(need, None), None, why, need.zones, clamped
     count = str(need.count) if need.count is not None else js_count(need)
-    return RequireTask(task=upstream, upstream=upstream, session_time=js_session(need, "i"),
-                       loop_count=count, why=why, zones=need.zones)
+    return js_session(need, "i"), count, why, need.zones, clamped

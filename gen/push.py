@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import re
 import ssl
 import subprocess
 import tarfile
@@ -122,7 +123,9 @@ def _server_message(error: urllib.error.HTTPError) -> str:
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and data.get("message"):
-            return str(data["message"])
+            # One line, and without the server's temporary upload folder in front of file names.
+            text = re.sub(r"\S*/push/[^/\s]+/", "", str(data["message"]))
+            return " ".join(text.split())[:1000]
     except json.JSONDecodeError:
         pass
     return " ".join(raw.split())[:300] or str(error.reason)

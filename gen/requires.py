@@ -83,6 +83,7 @@ def _floor(timing: Timing, base: tuple[Op, ...]) -> tuple[Op, ...]:
             ("floor", grid.unit, grid.step, grid.weekday, grid.monthday, grid.phase_minutes))
 
 
+@lru_cache(maxsize=4096)
 def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
     """Derive the operations that compute the upstream sessions one reader session needs."""
     if upstream.grid is None:
@@ -114,6 +115,7 @@ def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
     return need
 
 
+@lru_cache(maxsize=4096)
 def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
     """True when upstream sessions overlapping the reader's window are left out because their time has
     not come by the reader's run time."""
@@ -129,7 +131,10 @@ def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
 @lru_cache(maxsize=512)
 def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
     """(offset in minutes at the start of 1990, ((epoch ms, offset minutes) at each change until 2070))."""
+    if zone == "UTC":
+        return 0, ()
     tz = ZoneInfo(zone)
+    from_seconds = datetime.fromtimestamp
 
     def offset(ms: int) -> int:
         off = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz).utcoffset()
@@ -141,8 +146,15 @@ def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
     first = offset(start)
     changes = []
     prev, cur = first, start
+    prev_delta = from_seconds(start // 1000, tz).utcoffset()
     while cur < stop:
         nxt = cur + step
+        # Sample every 6 hours; the offset in minutes is worked out only when the raw offset moves.
+        delta = from_seconds(nxt // 1000, tz).utcoffset()
+        if delta == prev_delta:
+            cur = nxt
+            continue
+        prev_delta = delta
         off = offset(nxt)
         if off != prev:
             lo, hi = cur, nxt  # offset(lo) == prev, offset(hi) == off: bisect to the minute
@@ -407,6 +419,7 @@ def _program(need: Need, result: str) -> str:
     return "${(function (t0) { " + body + " })(moment(session_time).valueOf())}"
 
 
+@lru_cache(maxsize=4096)
 def js_session(need: Need, index: str | None) -> str:
     """`${...}` giving the index-th required session time (index: a JS variable such as `i`)."""
     amount, unit = need.step
@@ -414,6 +427,7 @@ def js_session(need: Need, index: str | None) -> str:
     return _program(need, f"return fmt(first[0], shift(first[0], first[1], {n}, '{unit}'));")
 
 
+@lru_cache(maxsize=4096)
 def js_count(need: Need) -> str:
     """`${...}` giving how many upstream sessions a reader session needs, when it varies."""
     assert need.bound is not None

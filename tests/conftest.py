@@ -75,3 +75,38 @@ def require_tool(name: str) -> Path:
             return Path(found)
         pytest.fail(f"{name} is not installed at {path}; run `make setup` (scripts/setup.sh)")
     return path
+
+
+def copy_example(root: Path) -> Path:
+    """A copy of examples/shop at root/examples/shop, with the repository's dbt package where its
+    packages.yml expects it (root/dbt/digdag_session); no target/, logs/ or dbt_packages/."""
+    project = root / "examples" / "shop"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(
+        "target", "logs", "dbt_packages", "*.duckdb", ".user.yml"))
+    shutil.copytree(REPO / "dbt" / "digdag_session", root / "dbt" / "digdag_session")
+    return project
+
+
+def dbt_invoke(args: list[str], project: Path, *, manifest: Any = None) -> Any:
+    """Run a dbt command in-process through dbt-core (optionally on a loaded manifest); fail on error."""
+    import contextlib
+    import io
+
+    from dbt.cli.main import dbtRunner
+
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        result = dbtRunner(manifest=manifest).invoke(
+            [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"])
+    if not result.success:
+        pytest.fail(f"dbt {' '.join(args)} failed: {result.exception or sink.getvalue()[-2000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def parsed_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example project after `dbt deps` and `dbt parse` (target/manifest.json written)."""
+    project = copy_example(tmp_path_factory.mktemp("shop"))
+    dbt_invoke(["deps"], project)
+    dbt_invoke(["parse"], project)
+    return project

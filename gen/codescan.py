@@ -1,0 +1,198 @@
+"""Text scanning of dbt model and macro code for `gen lint`: comments, tokens, macro calls, line numbers.
+
+Works on raw SQL/Jinja (or Python) text without rendering it. Comments are blanked out with spaces
+so that offsets, and therefore line numbers, stay those of the original file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Reading the wall clock, in SQL of the common warehouses, in dbt's Jinja and in Python models.
+WALL_CLOCK = re.compile(
+    r"\bcurrent_(?:timestamp|date|time|datetime)(?:_in_utc|_backcompat|_ltz|_ntz|_tz)*\b"
+    r"|\b(?:now|getdate|getutcdate|sysdatetime|sysutcdatetime|today)\s*\("
+    r"|\b(?:sysdate|systimestamp|localtimestamp|localtime)\b"
+    r"|\bunix_timestamp\s*\(\s*\)"
+    r"|\brun_started_at\b"
+    r"|\bsnapshot_get_time\b"
+    r"|\bmodules\s*\.\s*datetime\s*\.\s*(?:datetime|date)\s*\.\s*(?:now|utcnow|today)\b"
+    r"|\b(?:datetime|date|Timestamp)\s*\.\s*(?:now|utcnow|today)\s*\("
+    r"|\btime\s*\.\s*time\s*\(",
+    re.IGNORECASE)
+
+# Reading the Digdag session time: the digdag_session package, var/env var digdag_session_time.
+SESSION_TIME = re.compile(r"digdag_session|digdag_window_filter|digdag_delete_window", re.IGNORECASE)
+
+# Macros of the digdag_session package that take a grain, and the position of that argument.
+GRAIN_ARGUMENT = {"digdag_session_start": 0, "digdag_session_end": 0, "digdag_session_bounds": 0,
+                  "digdag_window_filter": 1, "digdag_delete_window": 1}
+WINDOW_ARGUMENT = {"digdag_session_start": 2, "digdag_session_end": 2, "digdag_session_bounds": 2,
+                   "digdag_window_filter": 3, "digdag_delete_window": 3, "digdag_session_date": 1}
+TZ_ARGUMENT = {"digdag_session_start": 1, "digdag_session_end": 1, "digdag_session_bounds": 1,
+               "digdag_window_filter": 2, "digdag_delete_window": 2, "digdag_session_date": 0}
+GRAINS = {"hour": "hour", "hourly": "hour", "day": "day", "daily": "day", "week": "week", "weekly": "week",
+          "month": "month", "monthly": "month"}
+_NAMES = "|".join(sorted(set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
+_CALL = re.compile(r"\b(?:digdag_session\s*\.\s*)?(" + _NAMES + r")\s*\(")
+_STRING = re.compile(r"""^\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*$""")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of a digdag_session macro: its name, arguments as written, where it starts, and whether
+    it stands right after a comparison (`= {{ ... }}`), i.e. is used as a filter value."""
+
+    name: str
+    args: tuple[str, ...]
+    kwargs: tuple[tuple[str, str], ...]
+    offset: int
+    compared: bool
+
+
+    def argument(self, key: str, position: int | None) -> str | None:
+        """The text of an argument given by keyword or position, None when absent."""
+        named = dict(self.kwargs)
+        if key in named:
+            return named[key]
+        if position is not None and position < len(self.args):
+            return self.args[position]
+        return None
+
+
+def blank_comments(text: str, *, language: str = "sql") -> str:
+    """`text` with SQL (--, /* */), Jinja ({# #}) or Python (#) comments replaced by spaces."""
+    out = list(text)
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and language == "python":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+            i += 1
+            continue
+        if c in "'\"":
+            quote = c
+            i += 1
+            continue
+        end = -1
+        if text.startswith("{#", i):
+            end = _end(text, "#}", i + 2) + 2
+        elif (language == "python" and c == "#") or (language != "python" and text.startswith("--", i)):
+            end = _end(text, "\n", i)
+        elif language != "python" and text.startswith("/*", i):
+            end = _end(text, "*/", i + 2) + 2
+        if end >= 0:
+            for k in range(i, min(end, n)):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = end
+            continue
+        i += 1
+    return "".join(out)
+
+
+def _end(text: str, marker: str, start: int) -> int:
+    found = text.find(marker, start)
+    return found if found >= 0 else len(text)
+
+
+def line_of(text: str, offset: int) -> int:
+    """1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1
+
+
+def wall_clock_uses(text: str, *, language: str = "sql") -> list[tuple[str, int]]:
+    """(token, offset) of every wall-clock read outside comments."""
+    clean = blank_comments(text, language=language)
+    return [(" ".join(m.group(0).split()).rstrip("( "), m.start()) for m in WALL_CLOCK.finditer(clean)]
+
+
+def reads_session_time(text: str, *, language: str = "sql") -> bool:
+    """True when the code (outside comments) reads the Digdag session time."""
+    return bool(SESSION_TIME.search(blank_comments(text, language=language)))
+
+
+def first_offset(text: str, pattern: str) -> int | None:
+    """Offset of the first match of a regular expression outside comments."""
+    match = re.search(pattern, blank_comments(text))
+    return match.start() if match else None
+
+
+def session_calls(text: str) -> list[Call]:
+    """Every call of a digdag_session window macro, with its arguments split at top-level commas."""
+    clean = blank_comments(text)
+    calls = []
+    for match in _CALL.finditer(clean):
+        inner = _balanced(clean, match.end())
+        if inner is None:
+            continue
+        args, kwargs = [], []
+        for part in _split(inner):
+            keyword = re.match(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.*)$", part, re.DOTALL)
+            if keyword:
+                kwargs.append((keyword.group(1), keyword.group(2).strip()))
+            elif part.strip():
+                args.append(part.strip())
+        before = re.sub(r"[\s{]+$", "", clean[:match.start()])
+        compared = bool(re.search(r"(?:[=<>]|\bbetween|\bin\s*\()$", before, re.IGNORECASE))
+        calls.append(Call(name=match.group(1), args=tuple(args), kwargs=tuple(kwargs), offset=match.start(),
+                          compared=compared))
+    return calls
+
+
+def string_value(argument: str | None) -> str | None:
+    """The value of a quoted string literal argument; None for anything else (a variable, an expression)."""
+    if argument is None:
+        return None
+    match = _STRING.match(argument)
+    if not match:
+        return None
+    return match.group(1) if match.group(1) is not None else match.group(2)
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The text between an opening parenthesis (just before `start`) and its closing one."""
+    depth, quote = 1, ""
+    for i in range(start, len(text)):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+    return None
+
+
+def _split(inner: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for c in inner:
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(c)
+    parts.append("".join(current))
+    return parts

@@ -1,0 +1,123 @@
+"""Lint rules over the schedules of reader and upstream workflows: GEN301 and GEN302."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+
+from gen.codescan import first_offset, line_of
+from gen.findings import Finding, finding
+from gen.ir import Plan, Workflow
+from gen.lint_code import zone_differs
+from gen.manifest import Manifest, Node, NodeCode
+from gen.requires import Timing, Unaligned, describe, grid_sessions, is_clamped, need_for, sessions
+
+# Upstream workflows that hold no session data of their own (views read live data, seeds come from the
+# repository): starting them early is harmless, so GEN301/GEN302 leave them out.
+STATELESS = frozenset({"view", "seed"})
+_SAMPLE_DAYS = {"minute": 1, "hour": 2, "day": 21, "week": 70, "month": 366}
+
+
+def _timing(workflow: Workflow) -> Timing:
+    schedule = workflow.schedule
+    return Timing(grid=schedule.grid if schedule else None, tz=workflow.timezone,
+                  delay_seconds=schedule.delay_seconds if schedule else 0, window=workflow.window)
+
+
+def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Plan, *,
+                      expected_runtime_seconds: int) -> Iterator[Finding]:
+    """GEN301 and GEN302 for every scheduled reader and each scheduled, data-holding upstream it reads."""
+    by_name = {w.name: w for w in plan.workflows}
+    for reader in plan.workflows:
+        if reader.schedule is None:
+            continue
+        required = {r.upstream for r in reader.requires}
+        for name in reader.upstreams:
+            upstream = by_name[name]
+            kinds = {manifest.nodes[u].materialized for u in upstream.node_ids}
+            if upstream.schedule is None or kinds <= STATELESS:
+                continue
+            r, u = _timing(reader), _timing(upstream)
+            problem = coverage_problem(r, u, covered=name in required)
+            late = lateness(r, u, expected_runtime_seconds) if name in required else None
+            for node, parent in _edges(manifest, reader, upstream):
+                line = _ref_line(code, node, parent)
+                if problem:
+                    yield finding("GEN301", node=node.unique_id, label=node.label, file=node.file, line=line,
+                                  message=f"{node.label} (workflow {reader.name!r}, {describe(r)}) reads "
+                                          f"{parent.label} (workflow {name!r}, {describe(u)}): {problem}")
+                if late:
+                    yield finding("GEN302", node=node.unique_id, label=node.label, file=node.file, line=line,
+                                  message=f"{node.label} (workflow {reader.name!r}) reads {parent.label} "
+                                          f"(workflow {name!r}): {late}")
+
+
+def _edges(manifest: Manifest, reader: Workflow, upstream: Workflow) -> Iterator[tuple[Node, Node]]:
+    """(reading node, upstream node) pairs between two workflows."""
+    theirs = set(upstream.node_ids)
+    for uid in reader.node_ids:
+        node = manifest.nodes[uid]
+        for parent in node.depends_on:
+            if parent in theirs:
+                yield node, manifest.nodes[parent]
+
+
+def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node) -> int | None:
+    nc = code.get(node.unique_id)
+    if nc is None:
+        return None
+    offset = first_offset(nc.raw_code, rf"""\bref\s*\(\s*['"]{parent.name}['"]""")
+    return line_of(nc.raw_code, offset) if offset is not None else None
+
+
+def coverage_problem(r: Timing, u: Timing, *, covered: bool) -> str | None:
+    """Why a finer or unaligned upstream's sessions are not all required by a reader session, else None."""
+    assert r.grid is not None and u.grid is not None
+    if not covered:
+        return ("the schedules share no regular grid, so no require> was generated and a session may read "
+                "upstream sessions that have not run; put both on aligned schedules")
+    finer = u.grid.approx_seconds() < r.grid.approx_seconds()
+    aligned = u.grid == r.grid and not zone_differs(u.tz, r.tz)
+    if not finer and aligned:
+        return None
+    try:
+        if not is_clamped(r, u, need_for(r, u)):
+            return None
+    except Unaligned:
+        return "the schedules share no regular grid, so no require> covers the session"
+    return ("part of the session's window lies after its run time, so require> leaves out the upstream "
+            "sessions that have not started by then and the run reads an incomplete window; use window: "
+            "previous or run later")
+
+
+def lateness(r: Timing, u: Timing, runtime: int) -> str | None:
+    """The usual case in which a reader starts before a required upstream session has finished, else None."""
+    assert r.grid is not None and u.grid is not None
+    try:
+        need = need_for(r, u)
+    except Unaligned:
+        return None
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    samples = grid_sessions(r, start, start + timedelta(days=_SAMPLE_DAYS[r.grid.unit or "day"]))
+    late = []
+    for t in samples:
+        begins = t + timedelta(seconds=r.delay_seconds)
+        for s in sessions(need, t):
+            starts = s + timedelta(seconds=u.delay_seconds)
+            if begins < starts + timedelta(seconds=runtime):
+                late.append((t, begins, s, starts))
+                break
+    if not samples or len(late) * 2 < len(samples):
+        return None
+    t, begins, s, starts = late[0]
+    return (f"in {len(late)} of {len(samples)} sampled sessions it starts before the upstream session it "
+            f"requires usually finishes (session {t.isoformat()} starts at {begins.isoformat()}; upstream "
+            f"session {s.isoformat()} starts at {starts.isoformat()} and takes about {_human(runtime)}), so "
+            "require> waits for it or starts it early; schedule this workflow later or the upstream earlier")
+
+
+def _human(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return "".join(parts) or "0s"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install Digdag 0.10.5.1 (io.digdag:digdag-cli with its runtime-scope dependencies, fetched by Maven)
+# under .tools/, and write the launcher .tools/bin/digdag. Idempotent: a no-op when already installed.
+#
+#   scripts/install-digdag.sh
+#   DIGDAG_LIB=/path/to/jars scripts/install-digdag.sh   # use an existing Digdag 0.10.5.1 jar folder instead
+#
+# The launcher runs `java --add-opens java.base/java.lang=ALL-UNNAMED -cp 'LIB/*' io.digdag.cli.Main`
+# (Java 17 needs the flag for Digdag's database layer), with the JVM in UTC unless DIGDAG_TZ says otherwise.
+# Fails loudly (exit 1) when java or mvn is missing or Maven cannot resolve the artifacts.
+set -euo pipefail
+VERSION=0.10.5.1
+PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=${GEN_TOOLS_DIR:-$REPO/.tools}
+LIB=${DIGDAG_LIB:-$TOOLS/digdag-$VERSION/lib}
+LAUNCHER=$TOOLS/bin/digdag
+
+die() { echo "install-digdag: $*" >&2; exit 1; }
+command -v java >/dev/null 2>&1 || die "java not found (Digdag needs Java 8+; Java 17 is tested)"
+
+write_launcher() {
+  mkdir -p "$(dirname "$LAUNCHER")"
+  cat >"$LAUNCHER.tmp" <<LAUNCH
+#!/usr/bin/env bash
+# Digdag $VERSION launcher written by scripts/install-digdag.sh.
+set -euo pipefail
+exec java --add-opens java.base/java.lang=ALL-UNNAMED -Duser.timezone="\${DIGDAG_TZ:-UTC}" \${DIGDAG_JAVA_OPTS:-} \\
+  -cp '$LIB/*' io.digdag.cli.Main "\$@"
+LAUNCH
+  chmod +x "$LAUNCHER.tmp"
+  mv -f "$LAUNCHER.tmp" "$LAUNCHER"
+}
+
+if [[ -n ${DIGDAG_LIB:-} ]]; then
+  ls "$LIB"/*.jar >/dev/null 2>&1 || die "DIGDAG_LIB=$LIB holds no jars"
+  write_launcher
+  exit 0
+fi
+if [[ -f $LIB/.complete ]]; then
+  grep -qF "$LIB/*" "$LAUNCHER" 2>/dev/null || write_launcher
+  exit 0
+fi
+command -v mvn >/dev/null 2>&1 || die "mvn (Apache Maven) not found; it fetches Digdag's jars"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cat >"$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>gen.tools</groupId><artifactId>digdag-fetch</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>io.digdag</groupId><artifactId>digdag-cli</artifactId><version>$VERSION</version></dependency>
+  </dependencies>
+</project>
+POM
+echo "install-digdag: fetching io.digdag:digdag-cli:$VERSION and its runtime dependencies" >&2
+# includeScope=runtime = compile + runtime; compile alone misses org.antlr:stringtemplate.
+if ! mvn -B -q -U -f "$work/pom.xml" "$PLUGIN:copy-dependencies" -DincludeScope=runtime \
+     -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1; then
+  grep -E "ERROR" "$work/mvn.log" | head -5 >&2
+  die "Maven could not resolve io.digdag:digdag-cli:$VERSION (see above); install Digdag yourself and rerun with DIGDAG_LIB=<folder of its jars>"
+fi
+ls "$work/lib"/digdag-cli-*.jar >/dev/null 2>&1 || die "digdag-cli jar missing after Maven ran"
+mkdir -p "$(dirname "$LIB")"
+rm -rf "$LIB"
+mv "$work/lib" "$LIB"
+touch "$LIB/.complete"
+write_launcher
+"$LAUNCHER" --version >/dev/null 2>&1 || die "the installed Digdag does not start: run $LAUNCHER --version"
+echo "install-digdag: Digdag $VERSION ready at $LAUNCHER" >&2
