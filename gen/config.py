@@ -61,7 +61,7 @@ class Config:
     runner: str = "k8s"
     include_packages: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict)
-    session_time_mode: str = "vars"
+    session_time_mode: str = "env"
     indirect_selection: str = "buildable"
     unaligned: str = "skip"
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
@@ -125,7 +125,7 @@ def parse_config(data: Mapping[str, Any], *, where: str) -> Config:
         runner=_choice(data.get("runner", "k8s"), RUNNERS, where, "runner"),
         include_packages=_strings(data.get("include_packages", []), where, "include_packages"),
         vars=vars_,
-        session_time_mode=_choice(dbt.get("session_time_mode", "vars"), SESSION_TIME_MODES, where,
+        session_time_mode=_choice(dbt.get("session_time_mode", "env"), SESSION_TIME_MODES, where,
                                   "dbt.session_time_mode"),
         indirect_selection=_choice(dbt.get("indirect_selection", "buildable"), INDIRECT_SELECTION, where,
                                    "dbt.indirect_selection"),

@@ -1,12 +1,15 @@
-"""The dbt node graph (networkx): table-to-table dependencies with ephemeral models contracted,
-workflow-level edges, cycle detection and a stable topological order."""
+"""The dbt node graph: table-to-table dependencies with ephemeral models contracted, workflow-level
+edges, cycle detection and a stable topological order.
+
+Plain dict walks do the work, because a manifest has tens of thousands of nodes; networkx is imported
+only to name the cycle when there is one.
+"""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-import networkx as nx
 
 from gen.errors import CycleError
 from gen.manifest import Manifest
@@ -25,18 +28,19 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
     sources, disabled nodes and nodes of packages gen does not schedule end the walk."""
     wanted = set(scheduled)
     nodes = manifest.nodes
-    graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
+    preds: dict[str, list[str]] = {}
     dangling: set[str] = set()
     for uid, node in nodes.items():
+        inside = []
         for dep in node.depends_on:
             if dep in nodes:
-                graph.add_edge(dep, uid)
+                inside.append(dep)
             else:
                 dangling.add(f"{uid} -> {dep}")
-    if not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        path = " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
+        preds[uid] = inside
+    order = _topological(preds)
+    if order is None:
+        path = _cycle_path(nodes, ((dep, uid) for uid, deps in preds.items() for dep in deps))
         raise CycleError(f"the dbt graph has a cycle: {path}", source=manifest.path)
 
     memo: dict[str, frozenset[str]] = {}
@@ -50,19 +54,19 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
             return frozenset()
         if uid not in memo:
             found: set[str] = set()
-            for dep in graph.predecessors(uid):
+            for dep in preds[uid]:
                 found |= through(dep)
             memo[uid] = frozenset(found)
         return memo[uid]
 
     # Walk in topological order so the memo is filled bottom-up (no deep recursion on long ephemeral chains).
-    for uid in nx.topological_sort(graph):
+    for uid in order:
         if uid not in wanted:
             through(uid)
     parents = {}
     for uid in sorted(wanted):
         found: set[str] = set()
-        for dep in graph.predecessors(uid):
+        for dep in preds[uid]:
             found |= through(dep)
         found.discard(uid)
         parents[uid] = tuple(sorted(found))
@@ -73,15 +77,59 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
 
 def order_workflows(edges: Mapping[str, set[str]], names: Iterable[str], *, source: str) -> list[str]:
     """Topological order of workflows (upstream first, ties by name); a cycle is a CycleError."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(names)
-    for reader, upstreams in edges.items():
-        for upstream in upstreams:
-            graph.add_edge(upstream, reader)
-    if not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        path = " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
+    names = list(names)
+    preds: dict[str, list[str]] = {name: [] for name in names}
+    pairs = [(upstream, reader) for reader, upstreams in edges.items() for upstream in upstreams]
+    for upstream, reader in pairs:
+        preds.setdefault(upstream, [])
+        if upstream not in preds.setdefault(reader, []):
+            preds[reader].append(upstream)
+    order = _topological(preds, smallest_first=True)
+    if order is None:
+        path = _cycle_path(names, pairs)
         raise CycleError(f"grouping makes workflows depend on each other in a cycle: {path}; "
                          "change meta.digdag.workflow so that no workflow reads from one that reads from it",
                          source=source)
-    return list(nx.lexicographical_topological_sort(graph))
+    return order
+
+
+def _topological(preds: Mapping[str, list[str]], *, smallest_first: bool = False) -> list[str] | None:
+    """Kahn's algorithm over {node: its parents}; None when there is a cycle. With smallest_first, the
+    order is the lexicographically smallest one (each step takes the smallest ready name)."""
+    children: dict[str, list[str]] = {uid: [] for uid in preds}
+    waiting: dict[str, int] = {}
+    for uid, parents in preds.items():
+        waiting[uid] = len(parents)
+        for parent in parents:
+            children[parent].append(uid)
+    ready = [uid for uid, count in waiting.items() if count == 0]
+    order: list[str] = []
+    if smallest_first:
+        heapq.heapify(ready)
+        while ready:
+            uid = heapq.heappop(ready)
+            order.append(uid)
+            for child in children[uid]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, child)
+    else:
+        while ready:
+            uid = ready.pop()
+            order.append(uid)
+            for child in children[uid]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+    return order if len(order) == len(preds) else None
+
+
+def _cycle_path(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> str:
+    """`a -> b -> a`: the cycle networkx finds first in the graph built in this order."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    cycle = nx.find_cycle(graph)
+    return " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])

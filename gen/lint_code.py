@@ -33,26 +33,27 @@ def _at(rule: str, node: Node, line: int | None, message: str) -> Finding:
     return finding(rule, node=node.unique_id, label=node.label, file=node.file, line=line, message=message)
 
 
-def macro_closure(start: tuple[str, ...], code: Mapping[str, NodeCode]) -> list[NodeCode]:
-    """The project and package macros a node calls, directly or through other macros (dbt's own left out).
+def macro_closure(start: tuple[str, ...], code: Mapping[str, NodeCode]) -> list[tuple[NodeCode, str]]:
+    """The project and package macros a node calls, directly or through other macros (dbt's own left out),
+    each with the name of the macro the node calls to reach it.
 
     Macros of the digdag_session package are included (they read the session time) but not followed.
     """
     seen: set[str] = set()
-    stack = list(start)
+    stack = [(uid, uid.rsplit(".", 1)[-1]) for uid in reversed(start)]
     out = []
     while stack:
-        uid = stack.pop()
+        uid, entry = stack.pop()
         macro = code.get(uid)
         if uid in seen or macro is None:
             continue
         seen.add(uid)
         if macro.package == SESSION_PACKAGE:
-            out.append(macro)
+            out.append((macro, entry))
         elif macro.package not in INTERNAL_PACKAGES:
-            out.append(macro)
-            stack.extend(macro.macros)
-    return sorted(out, key=lambda m: m.unique_id)
+            out.append((macro, entry))
+            stack.extend((callee, entry) for callee in reversed(macro.macros))
+    return sorted(out, key=lambda pair: pair[0].unique_id)
 
 
 def code_findings(node: Node, nc: NodeCode, code: Mapping[str, NodeCode]) -> Iterator[Finding]:
@@ -68,17 +69,17 @@ def code_findings(node: Node, nc: NodeCode, code: Mapping[str, NodeCode]) -> Ite
                   "session loads different rows; derive times from the session time (digdag_session "
                   "macros) instead")
     macros = macro_closure(nc.macros, code)
-    user_macros = [m for m in macros if m.package != SESSION_PACKAGE]
     dirty = False
-    for macro in user_macros:
-        macro_uses = wall_clock_uses(macro.raw_code)
+    for macro, entry in macros:
+        macro_uses = wall_clock_uses(macro.raw_code) if macro.package != SESSION_PACKAGE else []
         if macro_uses:
             dirty = True
             name = macro.unique_id.rsplit(".", 1)[-1]
-            call = first_offset(text, rf"\b{name}\s*\(")
+            call = first_offset(text, rf"\b{entry}\s*\(")
             token, at = macro_uses[0]
+            via = f" (through {entry})" if entry != name else ""
             yield _at("GEN101", node, line_of(text, call) if call is not None else None,
-                      f"{kind} model {node.label} calls macro {name} ({macro.file}, line "
+                      f"{kind} model {node.label} calls macro {name}{via} ({macro.file}, line "
                       f"{line_of(macro.raw_code, at)} of the macro), which reads the wall clock ({token})")
     if not uses and not dirty and nc.compiled_code:
         compiled = wall_clock_uses(nc.compiled_code, language=language)
@@ -92,7 +93,7 @@ def code_findings(node: Node, nc: NodeCode, code: Mapping[str, NodeCode]) -> Ite
                   "--event-time-start/--event-time-end for the session window")
         return
     reads = reads_session_time(text, language=language) or any(
-        m.package == SESSION_PACKAGE or reads_session_time(m.raw_code) for m in macros)
+        m.package == SESSION_PACKAGE or reads_session_time(m.raw_code) for m, _ in macros)
     if not reads:
         yield _at("GEN102", node, _line(text, r"incremental"),
                   f"incremental model {node.label} never reads the Digdag session time, so a backfill of an "

@@ -32,10 +32,15 @@ class _RawDependsOn(msgspec.Struct, forbid_unknown_fields=False):
     nodes: list[str | None] = msgspec.field(default_factory=list)
 
 
+class _RawMeta(msgspec.Struct, forbid_unknown_fields=False):
+    # Only meta.digdag is read: the rest of a meta block (often large) is skipped, not decoded.
+    digdag: Any = None
+
+
 class _RawConfig(msgspec.Struct, forbid_unknown_fields=False):
     enabled: bool = True
     materialized: str | None = None
-    meta: dict[str, Any] | None = None
+    meta: _RawMeta | None = None
     tags: list[str] | str | None = None
 
 
@@ -46,9 +51,9 @@ class _RawNode(msgspec.Struct, forbid_unknown_fields=False):
     package_name: str
     original_file_path: str = ""
     patch_path: str | None = None
-    fqn: list[str] = msgspec.field(default_factory=list)
+    fqn: tuple[str, ...] = ()
     config: _RawConfig = msgspec.field(default_factory=_RawConfig)
-    meta: dict[str, Any] | None = None
+    meta: _RawMeta | None = None
     tags: list[str] | str | None = None
     depends_on: _RawDependsOn | None = None
     version: str | int | float | None = None
@@ -230,6 +235,8 @@ def _version(value: str | int | float | None) -> str | None:
 
 
 def _tags(*values: list[str] | str | None) -> tuple[str, ...]:
+    if not any(values):
+        return ()
     out: set[str] = set()
     for value in values:
         if isinstance(value, str):
@@ -247,7 +254,7 @@ def _digdag_meta(rn: _RawNode) -> dict[str, Any]:
     """meta.digdag from node.meta (schema YAML, older dbt) overlaid by config.meta (merged config)."""
     merged: dict[str, Any] = {}
     for meta in (rn.meta, rn.config.meta):
-        block = (meta or {}).get("digdag")
+        block = meta.digdag if meta is not None else None
         if block is None:
             continue
         if not isinstance(block, dict):
@@ -258,32 +265,40 @@ def _digdag_meta(rn: _RawNode) -> dict[str, Any]:
 
 
 def _node(rn: _RawNode) -> Node:
-    deps = rn.depends_on.nodes if rn.depends_on else []
+    # Positional arguments, in Node's field order: this runs once per node of the manifest.
+    config = rn.config
+    deps = rn.depends_on.nodes if rn.depends_on else ()
     patch = rn.patch_path.split("://", 1)[-1] if rn.patch_path else None
+    no_meta = ((rn.meta is None or rn.meta.digdag is None)
+               and (config.meta is None or config.meta.digdag is None))
     return Node(
-        unique_id=rn.unique_id,
-        resource_type=rn.resource_type,
-        name=rn.name,
-        package=rn.package_name,
-        file=_path(rn.original_file_path),
-        patch_file=_path(patch) if patch else None,
-        fqn=tuple(rn.fqn),
-        materialized=rn.config.materialized or rn.resource_type,
-        enabled=rn.config.enabled,
-        tags=_tags(rn.tags, rn.config.tags),
-        digdag=_digdag_meta(rn),
-        depends_on=tuple(sorted({d for d in deps if d})),
-        version=_version(rn.version),
-        latest_version=_version(rn.latest_version),
+        rn.unique_id,
+        rn.resource_type,
+        rn.name,
+        rn.package_name,
+        _path(rn.original_file_path),
+        _path(patch) if patch else None,
+        rn.fqn,
+        config.materialized or rn.resource_type,
+        config.enabled,
+        _tags(rn.tags, config.tags),
+        {} if no_meta else _digdag_meta(rn),
+        tuple(sorted({d for d in deps if d})),
+        None if rn.version is None else _version(rn.version),
+        None if rn.latest_version is None else _version(rn.latest_version),
     )
+
+
+def _by_id(node: Node) -> str:
+    return node.unique_id
 
 
 def _digest(nodes: Any) -> str:
     """sha256 of the fields gen reads, so re-parsing unchanged dbt code keeps out/ byte-identical."""
-    rows = sorted(
-        (n.unique_id, n.resource_type, n.name, n.package, n.file, n.patch_file, list(n.fqn), n.materialized,
-         n.enabled, list(n.tags), n.digdag, list(n.depends_on), n.version, n.latest_version)
-        for n in nodes)
+    # Unique ids are unique, so sorting by them sorts the rows; tuples encode as the lists they were.
+    rows = [(n.unique_id, n.resource_type, n.name, n.package, n.file, n.patch_file, n.fqn, n.materialized,
+             n.enabled, n.tags, n.digdag, n.depends_on, n.version, n.latest_version)
+            for n in sorted(nodes, key=_by_id)]
     return hashlib.sha256(msgspec.json.encode(rows, order="sorted")).hexdigest()
 
 

@@ -16,7 +16,7 @@ from gen.ir import Plan, RequireTask, Workflow
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
 from gen.naming import job_slug, workflow_name
 from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, js_zone_tables, need_for
-from gen.settings import NodeSettings, resolve_settings
+from gen.settings import NodeSettings, settings_resolver
 
 
 def plan_workflows(manifest: Manifest, config: Config) -> Plan:
@@ -30,8 +30,9 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     candidates = [n for n in manifest.nodes.values() if _schedulable(n, packages)]
     settings: dict[str, NodeSettings] = {}
     excluded: list[str] = []
+    resolve = settings_resolver(config, root_project=root)
     for node in sorted(candidates, key=lambda n: n.unique_id):
-        resolved = resolve_settings(node, config, root_project=root)
+        resolved = resolve(node)
         if resolved.enabled:
             settings[node.unique_id] = resolved
         else:
@@ -175,8 +176,8 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
 
 @lru_cache(maxsize=4096)
 def _require_parts(r: Timing, u: Timing) -> tuple[str, str | None, str, tuple[str, ...], bool] | None:
-    """What a require> of an upstream with timing u says for a reader with timing r (the same for every
-    pair of workflows with these timings): session_time, loop_count, why, zones, clamped; None if unaligned."""
+    """What a require> from a reader timed r to an upstream timed u says, the same for every such pair:
+    (session_time, loop_count, why, zones, clamped), or None when the two share no grid."""
     try:
         need = need_for(r, u)
     except Unaligned:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sysconfig
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,39 @@ def make_environment(user_templates: str | None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths), undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(q=escape.yaml_scalar, expr=escape.digdag_expr, comment=escape.comment,
-                       json_block=lambda v, width: escape.indent_block(escape.json_text(v, indent=2), width),
-                       json_line=escape.json_text)
+    env.filters.update(q=_memoized(escape.yaml_scalar), expr=_memoized(escape.digdag_expr),
+                       comment=_memoized(escape.comment), json_block=_memoized(_json_block),
+                       json_line=_memoized(escape.json_text))
     return env
+
+
+def _json_block(value: Any, width: int) -> str:
+    return escape.indent_block(escape.json_text(value, indent=2), width)
+
+
+def _memoized(func: Callable[..., str]) -> Callable[..., str]:
+    """A filter that remembers its results: a large project renders the same values thousands of times
+    (the same require> expression, namespace, vars), and escaping them is most of the rendering time."""
+    by_value: dict[Any, str] = {}
+    # Unhashable values are looked up by identity; the entry holds the value, so its id stays its own.
+    by_identity: dict[tuple[int, tuple[Any, ...]], tuple[Any, str]] = {}
+
+    def filtered(value: Any, *args: Any) -> str:
+        key = (type(value), tuple(value) if type(value) is list else value, args)
+        try:
+            return by_value[key]
+        except KeyError:
+            result = by_value[key] = func(value, *args)
+            return result
+        except TypeError:  # unhashable (a mapping, nested lists)
+            seen = by_identity.get((id(value), args))
+            if seen is not None and seen[0] is value:
+                return seen[1]
+            result = func(value, *args)
+            by_identity[(id(value), args)] = (value, result)
+            return result
+
+    return filtered
 
 
 def render_tree(plan: Plan, *, user_templates: str | None = None) -> dict[str, str]:

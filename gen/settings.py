@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -104,6 +105,22 @@ def resolve_settings(node: Node, config: Config, *, root_project: str) -> NodeSe
         workflow=workflow.strip(), enabled=enabled, schedule=schedule, timezone=timezone, window=window,
         k8s=tuple(k8s), lint_ignore=lint_ignore,
         origins=tuple(sorted((k, where) for k, (_, where) in raw.items())))
+
+
+def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], NodeSettings]:
+    """resolve_settings for many nodes: a node that no rule matches and that has no meta.digdag gets
+    the defaults, which are validated once (the first such node raises what resolve_settings would)."""
+    defaults: list[NodeSettings] = []
+
+    def resolve(node: Node) -> NodeSettings:
+        if node.digdag or any(rule_matches(rule, node) for rule in config.rules):
+            return resolve_settings(node, config, root_project=root_project)
+        if not defaults:
+            defaults.append(resolve_settings(node, config, root_project=root_project))
+            return defaults[0]
+        return replace(defaults[0], workflow=default_workflow(node, root_project).strip())
+
+    return resolve
 
 
 def _lint_ignore(value: Any, where: str) -> tuple[str, ...]:

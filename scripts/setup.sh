@@ -24,6 +24,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 bash scripts/install-kube-tools.sh
+# Graphviz renders `gen graph --format svg|png` (tests use it); Debian's package.
+if ! command -v dot >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing graphviz" >&2
+    apt-get update -qq >/dev/null && apt-get install -y -qq graphviz >/dev/null
+  fi
+  command -v dot >/dev/null || { echo "setup: graphviz (dot) is missing; install it (apt-get install graphviz)" >&2; exit 1; }
+fi
 # The example project's local dbt package (dbt/digdag_session) is linked into dbt_packages/.
 (cd examples/shop && ../../.venv/bin/dbt deps --quiet >/dev/null) || { echo "setup: dbt deps failed in examples/shop" >&2; exit 1; }
 # Prove every tool runs, so a broken install fails here and not halfway through the tests.
