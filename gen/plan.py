@@ -57,14 +57,18 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     warnings = list(manifest.warnings) + list(node_graph.warnings)
     selectors = _selectors(manifest, settings)
     shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in order}
-    timings = {name: _timing(shared[name]) for name in order}
+    # Equal timings become one object, so the require> of each pair of timings is worked out once.
+    interned: dict[Timing, Timing] = {}
+    timings = {name: interned.setdefault(timing, timing) for name in order
+               for timing in (_timing(shared[name]),)}
+    parts: dict[tuple[int, int], Any] = {}
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
     workflows = []
     for name in sorted(order):
         requires = []
         for upstream in sorted(edges.get(name, ())):
-            task = _require_task(name, upstream, timings, config, warnings, manifest.path)
+            task = _require_task(name, upstream, timings, config, warnings, manifest.path, parts)
             if task is not None:
                 requires.append(task)
         uids = sorted(groups[name], key=lambda u: selectors[u])
@@ -154,9 +158,12 @@ def _timing(settings: NodeSettings) -> Timing:
 
 
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
-                  warnings: list[str], source: str) -> RequireTask | None:
+                  warnings: list[str], source: str, known: dict[tuple[int, int], Any]) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
-    parts = _require_parts(r, u)
+    key = (id(r), id(u))  # timings are interned and outlive `known`
+    if key not in known:
+        known[key] = _require_parts(r, u)
+    parts = known[key]
     if parts is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
                    "schedules share no regular grid, so no upstream session can be derived")

@@ -73,17 +73,29 @@ def make_environment(user_templates: str | None) -> jinja2.Environment:
 
 
 def _json_block(value: Any, width: int) -> str:
+    if type(value) in (list, tuple) and value and all(type(item) is str for item in value):
+        # What json_text(value, indent=2) gives for a list of strings, item by item: json's indenting
+        # encoder is pure Python and slow, and every workflow has its own list of selects.
+        text = "[\n  " + ",\n  ".join(escape.json_text(item) for item in value) + "\n]"
+        return escape.indent_block(text, width)
     return escape.indent_block(escape.json_text(value, indent=2), width)
 
 
 def _memoized(func: Callable[..., str]) -> Callable[..., str]:
     """A filter that remembers its results: a large project renders the same values thousands of times
     (the same require> expression, namespace, vars), and escaping them is most of the rendering time."""
+    by_text: dict[str, str] = {}
     by_value: dict[Any, str] = {}
     # Unhashable values are looked up by identity; the entry holds the value, so its id stays its own.
     by_identity: dict[tuple[int, tuple[Any, ...]], tuple[Any, str]] = {}
 
     def filtered(value: Any, *args: Any) -> str:
+        if type(value) is str and not args:
+            try:
+                return by_text[value]
+            except KeyError:
+                result = by_text[value] = func(value)
+                return result
         key = (type(value), tuple(value) if type(value) is list else value, args)
         try:
             return by_value[key]
@@ -107,10 +119,9 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> dict[str, s
     header = header_line(plan)
     files: dict[str, str] = {}
     try:
-        template = env.get_template("workflow.dig.j2")
+        render = _renderer(env.get_template("workflow.dig.j2"), plan=plan, values_file=VALUES_FILE)
         for workflow in plan.workflows:
-            text = template.render(plan=plan, workflow=workflow, values_file=VALUES_FILE)
-            files[workflow.file] = f"# {header}\n{text}"
+            files[workflow.file] = f"# {header}\n{render(workflow)}"
     except jinja2.TemplateError as e:
         raise TemplateError(f"template {getattr(e, 'name', None) or 'workflow.dig.j2'}: {e}") from e
     files[VALUES_FILE] = f"# {header}\n" + _values_yaml(plan.chart_values)
@@ -118,6 +129,21 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> dict[str, s
         stamped = with_header(rel, text, header)
         files[rel] = stamped if stamped is not None else text
     return dict(sorted(files.items()))
+
+
+def _renderer(template: jinja2.Template, **shared: Any) -> Callable[[Any], str]:
+    """template.render(workflow=..., **shared) for thousands of workflows: what every call shares (the
+    template's globals, the plan) is merged once instead of on each call."""
+    base = {**template.globals, **shared}
+
+    def render(workflow: Any) -> str:
+        context = template.new_context({**base, "workflow": workflow}, shared=True)
+        try:
+            return "".join(template.root_render_func(context))
+        except Exception:
+            return template.environment.handle_exception()  # what Template.render does: raises
+
+    return render
 
 
 def _values_yaml(values: Mapping[str, Any]) -> str:

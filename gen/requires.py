@@ -122,7 +122,7 @@ def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
     if reader.grid is None or upstream.grid is None:
         return False
     whole = need_for(reader, upstream, clamp=False)
-    return any(len(sessions(whole, t)) > len(sessions(need, t)) for t in _sample_sessions(reader, upstream))
+    return any(_session_count(whole, t) > _session_count(need, t) for t in _sample_sessions(reader, upstream))
 
 
 # --- zone offsets ---------------------------------------------------------------------------------
@@ -277,6 +277,15 @@ def sessions(need: Need, t: datetime) -> list[datetime]:
     return [_to_dt(zone, _shift(zone, first, amount * i, unit)) for i in range(count)]
 
 
+def _session_count(need: Need, t: datetime) -> int:
+    """len(sessions(need, t)), without building the session times."""
+    if need.count is not None:
+        return need.count
+    t0 = _to_ms(t)
+    zone, first = _apply(need.first, t0)
+    return _count(need, t0, zone, first)
+
+
 def _count(need: Need, t0: int, zone: str, first: int) -> int:
     assert need.bound is not None
     _, bound = _apply(need.bound, t0)
@@ -317,7 +326,7 @@ def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
 @lru_cache(maxsize=4096)
 def _constant_count(reader: Timing, upstream: Timing, need: Need) -> int | None:
     """The number of sessions needed when it is the same for every sampled reader session, else None."""
-    counts = {len(sessions(need, t)) for t in _sample_sessions(reader, upstream)}
+    counts = {_session_count(need, t) for t in _sample_sessions(reader, upstream)}
     return counts.pop() if len(counts) == 1 else None
 
 

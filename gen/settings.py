@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -118,7 +118,11 @@ def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], 
         if not defaults:
             defaults.append(resolve_settings(node, config, root_project=root_project))
             return defaults[0]
-        return replace(defaults[0], workflow=default_workflow(node, root_project).strip())
+        base = defaults[0]
+        return NodeSettings(
+            workflow=default_workflow(node, root_project).strip(), enabled=base.enabled,
+            schedule=base.schedule, timezone=base.timezone, window=base.window, k8s=base.k8s,
+            lint_ignore=base.lint_ignore, origins=base.origins)
 
     return resolve
 

@@ -1,0 +1,280 @@
+"""How fast is `gen workflows` on large projects, next to a plain JSON parse of the same manifest?
+
+For each size it builds a synthetic manifest (bench/synth.py), then, each in a fresh process:
+  * parses the manifest with `orjson.loads` (the reference: the least any tool must do to read it),
+  * runs `gen workflows` into an empty folder (process start to exit, every file written),
+  * runs it again with nothing changed, and counts the files that second run rewrote.
+It records wall time, CPU time and peak memory (ru_maxrss) of each process, interleaving the
+repetitions so background load hits all of them alike, and writes the medians to bench/results.md.
+
+    .venv/bin/python bench/run.py [--sizes 1000,10000,50000] [--repeat 3] [--keep]
+
+Manifests are cached in bench/_work/ (rebuilt when synth.py changes); output folders are removed at
+the end unless --keep. Every output folder is new: deleting thousands of files right before a timed
+run slows file creation on some file systems, which would measure the disk, not gen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synth  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / "_work"
+RESULTS = REPO / "bench" / "results.md"
+ORJSON = "import sys, orjson\nwith open(sys.argv[1], 'rb') as f:\n    orjson.loads(f.read())\n"
+_SUMMARY = re.compile(r"create (\d+), update (\d+), delete (\d+) file\(s\)|up to date \((\d+) files?\)")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured process."""
+
+    wall: float
+    cpu: float
+    peak_kb: int
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """The medians for one size."""
+
+    models: int
+    nodes: int
+    manifest_bytes: int
+    workflows: int
+    orjson: Run
+    first: Run
+    rerun: Run
+    peak_kb: int
+    written: int
+    rewritten: int
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,50000", help="model counts, comma separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the median is kept)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the output folders in bench/_work/")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    gen = _gen_command()
+    project = WORK / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "gen.yml").write_text(synth.GEN_YML, encoding="utf-8")
+    runs_dir = Path(tempfile.mkdtemp(prefix="runs-", dir=WORK))
+    load_before = os.getloadavg()
+    rows = []
+    try:
+        for models in sizes:
+            rows.append(_measure(models, args, gen, project, runs_dir))
+            _print_row(rows[-1])
+    finally:
+        if not args.keep:
+            shutil.rmtree(runs_dir, ignore_errors=True)
+    text = _report(rows, load_before, os.getloadavg(), args)
+    args.results.write_text(text, encoding="utf-8")
+    print(f"\nwrote {args.results.relative_to(REPO) if args.results.is_relative_to(REPO) else args.results}")
+    return 0
+
+
+def _gen_command() -> list[str]:
+    script = Path(sys.executable).parent / "gen"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gen"]
+
+
+def _manifest(models: int, seed: int) -> tuple[Path, dict[str, int]]:
+    folder = WORK / "manifests"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"manifest-{models}-seed{seed}-{synth.digest_of_builder()}.json"
+    counts_path = path.with_suffix(".counts.json")
+    if not path.exists() or not counts_path.exists():
+        for stale in folder.glob(f"manifest-{models}-seed{seed}-*"):
+            stale.unlink()
+        print(f"building a {models}-model manifest ...", flush=True)
+        counts_path.write_text(json.dumps(synth.write_manifest(path, models, seed=seed)), encoding="utf-8")
+    return path, json.loads(counts_path.read_text(encoding="utf-8"))
+
+
+def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Path, runs_dir: Path) -> Row:
+    path, counts = _manifest(models, args.seed)
+    print(f"{models} models: {counts['bytes'] / 1e6:.0f} MB manifest, {args.repeat} runs each", flush=True)
+    orjson_runs, firsts, reruns, written, rewritten = [], [], [], [], []
+    for rep in range(args.repeat):
+        out = runs_dir / f"out-{models}-{rep}"
+        orjson_runs.append(_run([sys.executable, "-c", ORJSON, str(path)], cwd=runs_dir))
+        cmd = [*gen, "workflows", "--manifest", str(path), "--project-dir", str(project), "--out", str(out)]
+        first = _run(cmd, cwd=runs_dir)
+        firsts.append(first)
+        written.append(_files_done(first.stderr))
+        before = _snapshot(out)
+        rerun = _run(cmd, cwd=runs_dir)
+        reruns.append(rerun)
+        after = _snapshot(out)
+        rewritten.append(sum(1 for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)))
+        if _files_done(rerun.stderr) != 0:
+            print(f"  warning: the re-run reports changes: {_summary_line(rerun.stderr)}", file=sys.stderr)
+    workflows = sum(1 for p in (runs_dir / f"out-{models}-0").iterdir() if p.suffix == ".dig")
+    return Row(models=models, nodes=counts["nodes"], manifest_bytes=counts["bytes"], workflows=workflows,
+               orjson=_median(orjson_runs), first=_median(firsts), rerun=_median(reruns),
+               peak_kb=max(r.peak_kb for r in firsts + reruns), written=max(written), rewritten=max(rewritten))
+
+
+def _run(cmd: list[str], *, cwd: Path) -> Run:
+    """Run a fresh process; wall time from fork to exit, its own CPU time and peak RSS (wait4)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=err, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])} ... exited {proc.returncode}:\n{stderr[-2000:]}")
+    return Run(wall=wall, cpu=usage.ru_utime + usage.ru_stime, peak_kb=usage.ru_maxrss, stderr=stderr)
+
+
+def _median(runs: list[Run]) -> Run:
+    ordered = sorted(runs, key=lambda r: r.wall)
+    middle = ordered[len(ordered) // 2]
+    return Run(wall=statistics.median(r.wall for r in runs), cpu=statistics.median(r.cpu for r in runs),
+               peak_kb=max(r.peak_kb for r in runs), stderr=middle.stderr)
+
+
+def _snapshot(out: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, mtime, size) of every file: a rewrite (temp file + rename) changes the inode."""
+    found = {}
+    for folder, _, files in os.walk(out):
+        for name in files:
+            st = os.stat(os.path.join(folder, name))
+            found[os.path.relpath(os.path.join(folder, name), out)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _summary_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if _SUMMARY.search(line)]
+    return lines[-1] if lines else "(no summary)"
+
+
+def _files_done(stderr: str) -> int:
+    """Files gen says it created, updated or deleted (0 when up to date)."""
+    match = _SUMMARY.search(_summary_line(stderr))
+    if not match:
+        raise SystemExit(f"no summary line in gen's output:\n{stderr[-2000:]}")
+    return 0 if match.group(4) else sum(int(match.group(i)) for i in (1, 2, 3))
+
+
+def _print_row(row: Row) -> None:
+    print(f"  orjson {row.orjson.wall:.2f}s | gen {row.first.wall:.2f}s (ratio {row.first.wall / row.orjson.wall:.2f}),"
+          f" peak {row.peak_kb / 1024:.0f} MB ({row.peak_kb * 1024 / row.manifest_bytes:.2f}x manifest)"
+          f" | re-run {row.rerun.wall:.2f}s, {row.rewritten} file(s) rewritten", flush=True)
+
+
+def _machine() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = "?"
+    try:
+        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return [f"- CPU: {cpu}, {os.cpu_count()} cores",
+            f"- memory: {memory}",
+            f"- OS: {platform.system()} {platform.release()}",
+            f"- Python {platform.python_version()} ({sys.executable})"]
+
+
+def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[float, ...],
+            args: argparse.Namespace) -> str:
+    lines = [
+        "# gen workflows at scale",
+        "",
+        "Written by `make bench` (`.venv/bin/python bench/run.py"
+        + (f" --sizes {args.sizes}" if args.sizes != "1000,10000,50000" else "")
+        + (f" --repeat {args.repeat}" if args.repeat != 3 else "") + "`); "
+        f"median of {args.repeat} runs, each a fresh process. Synthetic manifests from bench/synth.py "
+        f"(seed {args.seed}): layered staging / intermediate / marts models with 1-6 parents, "
+        "generic tests, ephemeral and incremental models, a few hourly and daily schedules and groups, "
+        "macros of dbt and packages, columns with descriptions, raw and compiled code.",
+        "",
+        "Machine:",
+        "",
+        *_machine(),
+        f"- load average before / after: {load_before[0]:.2f} / {load_after[0]:.2f}",
+        f"- measured {time.strftime('%Y-%m-%d')}",
+        "",
+        "| models | nodes | manifest | workflows | orjson.loads | gen workflows | ratio | gen CPU | "
+        "peak memory | memory / manifest | re-run | re-run / orjson | files written | files re-written |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.models:,} | {r.nodes:,} | {r.manifest_bytes / 1e6:.0f} MB | {r.workflows:,} | "
+            f"{r.orjson.wall:.2f} s | {r.first.wall:.2f} s | {r.first.wall / r.orjson.wall:.2f} | "
+            f"{r.first.cpu:.2f} s | {r.peak_kb / 1024:.0f} MB | "
+            f"{r.peak_kb * 1024 / r.manifest_bytes:.2f}x | {r.rerun.wall:.2f} s | "
+            f"{r.rerun.wall / r.orjson.wall:.2f} | {r.written:,} | {r.rewritten} |")
+    lines += ["", "Columns: *orjson.loads* is `python -c` reading the manifest and parsing it with "
+              "`orjson.loads` (process start to exit); *gen workflows* is the whole run into an empty "
+              "folder, every file written and synced; *re-run* is the same command again with nothing "
+              "changed; *files re-written* counts files whose inode or mtime the re-run changed; peak "
+              "memory is the larger of the two gen runs' ru_maxrss (it includes the memory-mapped "
+              "manifest).", ""]
+    lines += _targets(rows)
+    return "\n".join(lines) + "\n"
+
+
+def _targets(rows: list[Row]) -> list[str]:
+    out = ["## Targets", ""]
+    by_size = {r.models: r for r in rows}
+    ten = by_size.get(10_000)
+    if ten is not None:
+        ratio = ten.first.wall / ten.orjson.wall
+        out.append(f"- 10,000 models, whole run no slower than the orjson parse: {ratio:.2f} "
+                   f"({'met' if ratio <= 1.0 else 'NOT met'})")
+        half = ten.rerun.wall / ten.orjson.wall
+        out.append(f"- re-run with nothing changed writes no file: {ten.rewritten} rewritten "
+                   f"({'met' if ten.rewritten == 0 else 'NOT met'}); takes at most half the orjson parse: "
+                   f"{half:.2f} ({'met' if half <= 0.5 else 'NOT met'}), at most half of gen's first run: "
+                   f"{ten.rerun.wall / ten.first.wall:.2f} "
+                   f"({'met' if ten.rerun.wall <= ten.first.wall / 2 else 'NOT met'})")
+    if len(rows) >= 3:
+        slopes = [(b.first.wall - a.first.wall) / (b.models - a.models) * 1000 for a, b in zip(rows, rows[1:])]
+        spans = [f"{a.models // 1000}k-{b.models // 1000}k" for a, b in zip(rows, rows[1:])]
+        linear = all(later <= earlier * 1.25 for earlier, later in zip(slopes, slopes[1:]))
+        out.append("- linear growth: seconds per 1,000 more models "
+                   + ", ".join(f"{slope:.3f} ({span})" for slope, span in zip(slopes, spans))
+                   + f" ({'met' if linear else 'NOT met'}: the cost of more models does not rise with size)")
+    worst = max(rows, key=lambda r: r.peak_kb * 1024 / r.manifest_bytes)
+    over = [r for r in rows if r.peak_kb * 1024 >= 3 * r.manifest_bytes]
+    out.append(f"- peak memory under 3x the manifest: highest {worst.peak_kb * 1024 / worst.manifest_bytes:.2f}x "
+               f"at {worst.models:,} models ({'met' if not over else 'NOT met at ' + ', '.join(f'{r.models:,}' for r in over)})")
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
