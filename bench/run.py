@@ -113,8 +113,30 @@ def _manifest(models: int, seed: int) -> tuple[Path, dict[str, int]]:
     return path, json.loads(counts_path.read_text(encoding="utf-8"))
 
 
+def _wait_for_quiet_disk(probe_dir: Path, limit: float = 180.0) -> float:
+    """Wait (up to `limit` seconds) until creating files is as fast as it gets on this disk.
+
+    Deleting many files (a previous run's output, a test suite's tmp folders) keeps some file systems
+    busy for tens of seconds afterwards (online discard, journal commits), and creating files costs
+    many times more kernel time meanwhile; that would measure the disk's housekeeping, not gen.
+    Probes by creating 300 empty files; returns the last probe's microseconds per file."""
+    os.sync()
+    start = time.monotonic()
+    while True:
+        folder = probe_dir / str(len(list(probe_dir.iterdir())) if probe_dir.exists() else 0)
+        folder.mkdir(parents=True)
+        began = time.perf_counter()
+        for index in range(300):
+            os.close(os.open(folder / str(index), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        per_file = (time.perf_counter() - began) / 300 * 1e6
+        if per_file < 120 or time.monotonic() - start > limit:
+            return per_file
+        time.sleep(3)
+
+
 def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Path, runs_dir: Path) -> Row:
     path, counts = _manifest(models, args.seed)
+    _wait_for_quiet_disk(runs_dir / "probe")
     print(f"{models} models: {counts['bytes'] / 1e6:.0f} MB manifest, {args.repeat} runs each", flush=True)
     orjson_runs, firsts, reruns, written, rewritten = [], [], [], [], []
     for rep in range(args.repeat):

@@ -64,7 +64,7 @@ def run_guarded(func: Callable[[], int], *, debug: bool) -> NoReturn:
 @click.version_option(__version__, prog_name="gen")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, /, debug: bool) -> None:
     """Generate a Digdag project from a dbt project's manifest."""
     ctx.obj = {"debug": debug, "defaults": _pyproject_defaults()}
 
@@ -91,7 +91,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def build_inputs(ctx: click.Context, **kw: Any) -> Any:
+def build_inputs(ctx: click.Context, /, **kw: Any) -> Any:
     """Inputs from flags, falling back to [tool.gen] defaults."""
     from gen.pipeline import Inputs
 
@@ -109,7 +109,7 @@ def build_inputs(ctx: click.Context, **kw: Any) -> Any:
                   templates=str(pick("templates")) if pick("templates") else None)
 
 
-def out_dir(ctx: click.Context, value: Path | None) -> Path:
+def out_dir(ctx: click.Context, /, value: Path | None) -> Path:
     """--out, else [tool.gen] out, else ./out."""
     if value is not None:
         return value
@@ -125,7 +125,7 @@ def out_dir(ctx: click.Context, value: Path | None) -> Path:
 @click.option("--force", is_flag=True, help="Overwrite files in out/ that gen did not write.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
 @click.pass_context
-def workflows(ctx: click.Context, out: Path | None, check: bool, show_diff: bool, dry_run: bool, force: bool,
+def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: bool, dry_run: bool, force: bool,
               quiet: bool, **kw: Any) -> None:
     """Write one Digdag workflow per table (or meta.digdag.workflow group) into out/."""
 
@@ -176,7 +176,7 @@ def workflows(ctx: click.Context, out: Path | None, check: bool, show_diff: bool
               help="Start schedules from this time (ISO 8601), instead of now; earlier sessions are not run.")
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.pass_context
-def push(ctx: click.Context, out: Path | None, endpoint: str, project_name_override: str | None,
+def push(ctx: click.Context, /, out: Path | None, endpoint: str, project_name_override: str | None,
          revision: str | None, schedule_from: str | None, insecure: bool, **kw: Any) -> None:
     """Upload out/ to a Digdag server, only when it is exactly what generation produces now.
 
@@ -240,7 +240,7 @@ def _report_coverage(result: Any, *, quiet: bool) -> bool:
 @input_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only gaps, warnings and errors.")
 @click.pass_context
-def check_command(ctx: click.Context, quiet: bool, **kw: Any) -> None:
+def check_command(ctx: click.Context, /, quiet: bool, **kw: Any) -> None:
     """Check that every enabled model, seed and snapshot is built by exactly one workflow.
 
     Each workflow's select list is resolved the way dbt resolves --select. Exit codes: 0 covered,
@@ -258,7 +258,7 @@ def check_command(ctx: click.Context, quiet: bool, **kw: Any) -> None:
     run_guarded(body, debug=ctx.obj["debug"])
 
 
-def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+def _parse_now(ctx: click.Context, /, param: click.Parameter, value: str | None) -> Any:
     from datetime import UTC, datetime
 
     from gen.nextrun import parse_now
@@ -285,7 +285,7 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Count next run times from this moment (ISO 8601; default: the current time).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when something changed (report-only CI steps).")
 @click.pass_context
-def diff_command(ctx: click.Context, out: Path | None, base: Path | None, head: Path | None, fmt: str,
+def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, head: Path | None, fmt: str,
                  now: Any, exit_zero: bool, **kw: Any) -> None:
     """Say what changes in the workflows: the committed out/ against generation now, or --base against --head.
 
@@ -339,7 +339,7 @@ def diff_command(ctx: click.Context, out: Path | None, base: Path | None, head: 
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the picture to this file instead of stdout.")
 @click.pass_context
-def graph_command(ctx: click.Context, fmt: str, select: tuple[str, ...], depth: int | None,
+def graph_command(ctx: click.Context, /, fmt: str, select: tuple[str, ...], depth: int | None,
                   output: Path | None, **kw: Any) -> None:
     """Draw the workflows and their dependencies, coloured by schedule (Mermaid, DOT, SVG or PNG)."""
 
@@ -381,7 +381,7 @@ def graph_command(ctx: click.Context, fmt: str, select: tuple[str, ...], depth: 
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit 1 when a finding of this severity (or worse) remains.")
 @click.pass_context
-def lint_command(ctx: click.Context, fmt: str, ignore: tuple[str, ...], expected_runtime: str, fail_on: str,
+def lint_command(ctx: click.Context, /, fmt: str, ignore: tuple[str, ...], expected_runtime: str, fail_on: str,
                  **kw: Any) -> None:
     """Find models that a Digdag session cannot re-run safely (exit 1 on error-level findings)."""
 

@@ -85,9 +85,11 @@ class _RawManifest(msgspec.Struct, forbid_unknown_fields=False):
 # --- public records -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One dbt node (model, seed, snapshot, test, source, ...) with the fields gen uses."""
+class Node(msgspec.Struct, frozen=True, gc=False):
+    """One dbt node (model, seed, snapshot, test, source, ...) with the fields gen uses.
+
+    A frozen msgspec Struct rather than a dataclass: a manifest has tens of thousands of nodes, and a
+    frozen dataclass spends more time in __init__ than the rest of building a node."""
 
     unique_id: str
     resource_type: str

@@ -91,7 +91,7 @@ class Client:
         self.endpoint = endpoint.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self.context = ssl._create_unverified_context() if insecure else None  # noqa: S323 - opt-in flag
+        self.context = ssl._create_unverified_context() if insecure else None
 
     def call(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
              content_type: str | None = None) -> Any:

@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from gen.schedule import Grid
 
-UTC = timezone.utc
+UTC = UTC
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
 _ABSOLUTE_MS = {"minutes": 60_000, "hours": 3_600_000}
 _DAY_MS = 86_400_000
 TABLE_START, TABLE_END = 1990, 2070
 
-Op = tuple  # ("tz", zone) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
+Op = tuple[Any, ...]  # ("tz", zone) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +303,7 @@ def grid_sessions(timing: Timing, start: datetime, stop: datetime) -> list[datet
     assert timing.grid is not None and timing.grid.regular
     amount, unit = _step(timing.grid)
     zone, cur = _apply(_floor(timing, ()), _to_ms(start))
-    out = []
+    out: list[datetime] = []
     k = 0
     while True:
         ms = _shift(zone, cur, amount * k, unit)
@@ -419,7 +420,7 @@ def _js_ops(ops: tuple[Op, ...]) -> str:
         else:
             unit, step, weekday, monthday, phase = op[1:]
             code += f"t = floor(z, t, '{unit}', {step}, {weekday}, {monthday}, {phase}); "
-    return "(function () { " + code + f"return [z, t]; }})()"
+    return "(function () { " + code + "return [z, t]; })()"
 
 
 def _program(need: Need, result: str) -> str:

@@ -165,12 +165,12 @@ def _clock(value: Any, parts: int, where: str, form: str) -> tuple[str, list[int
     if isinstance(value, int):
         seconds = value
         nums = [seconds // 3600, seconds % 3600 // 60, seconds % 60] if parts == 3 else [seconds // 60, seconds % 60]
-    elif isinstance(value, str) and re.fullmatch(r"\d{1,2}(:\d{1,2}){%d}" % (parts - 1), value.strip()):
+    elif isinstance(value, str) and re.fullmatch(rf"\d{{1,2}}(:\d{{1,2}}){{{parts - 1}}}", value.strip()):
         nums = [int(p) for p in value.strip().split(":")]
     else:
         raise ScheduleError(f"expected {form}, got {value!r}", source=where)
     limits = [24, 60, 60] if parts == 3 else [60, 60]
-    for num, limit in zip(nums, limits):
+    for num, limit in zip(nums, limits, strict=True):
         if not 0 <= num < limit:
             raise ScheduleError(f"{value!r} is out of range for {form}", source=where)
     return ":".join(f"{n:02d}" for n in nums), nums

@@ -310,7 +310,7 @@ def test_args_carry_awkward_text_exactly(helm, tmp_path):
     expected = ["build", "--target", "prod"]
     for s in selects:
         expected += ["--select", s]
-    assert args[:-1] == expected + ["--vars"]
+    assert args[:-1] == [*expected, "--vars"]
     assert json.loads(args[-1]) == {**dbt_vars, "digdag_session_time": "2024-03-02T00:00:00+09:00"}
 
 
@@ -361,7 +361,7 @@ def test_release_name_must_be_a_dns_label(helm, tmp_path):
 def test_user_labels_cannot_clobber_chart_labels(helm, tmp_path):
     values = run_values(labels={"app.kubernetes.io/component": "mine", "digdag.io/workflow": "mine", "x": "1"},
                         podLabels={"app.kubernetes.io/instance": "mine"})
-    objs, docs = render(helm, tmp_path, values)
+    objs, _docs = render(helm, tmp_path, values)
     assert objs["ConfigMap"]["metadata"]["labels"]["app.kubernetes.io/component"] == "dbt-profiles"
     assert objs["ConfigMap"]["metadata"]["labels"]["x"] == "1"
     job = objs["Job"]

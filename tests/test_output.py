@@ -45,7 +45,7 @@ def test_foreign_files_are_never_deleted_and_never_overwritten_without_force(tmp
     out.mkdir()
     (out / "notes.txt").write_text("mine\n")
     (out / "a.dig").write_text("hand written\n")
-    with pytest.raises(OutputError, match="refusing to overwrite 1 file\\(s\\) gen did not write: a.dig"):
+    with pytest.raises(OutputError, match=r"refusing to overwrite 1 file\(s\) gen did not write: a\.dig"):
         apply_tree(tree(**{"a.dig": "gen\n"}), out)
     assert (out / "a.dig").read_text() == "hand written\n"
     changes = apply_tree(tree(**{"a.dig": "gen\n"}), out, force=True)
@@ -68,7 +68,7 @@ def test_a_failure_while_staging_leaves_out_exactly_as_it_was(tmp_path: Path, mo
         real_fsync(fd)
 
     monkeypatch.setattr(output.os, "fsync", disk_full)
-    with pytest.raises(OutputError, match="No space left on device.*left as it was"):
+    with pytest.raises(OutputError, match=r"No space left on device.*left as it was"):
         apply_tree(tree(a="10\n", b="20\n", c="30\n"), out)
     assert snapshot(out) == before
     assert not list(tmp_path.glob(".out.gen-staging*"))

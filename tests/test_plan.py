@@ -114,7 +114,7 @@ def test_bad_meta_names_node_and_file(tmp_path: Path) -> None:
     assert str(info.value).startswith("models/marts/_marts.yml: model orders: meta.digdag: daily>:")
     with pytest.raises(MetaError, match="unknown key 'schedul'"):
         plan_of(tmp_path, node("orders", meta={"schedul": {}}))
-    with pytest.raises(MetaError, match="meta.digdag must be a mapping"):
+    with pytest.raises(MetaError, match=r"meta\.digdag must be a mapping"):
         plan_of(tmp_path, node("orders", config_meta={"digdag": "daily"}))
 
 
@@ -161,7 +161,7 @@ def test_unaligned_pairs_warn_or_fail_by_policy(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, *nodes)
     assert by_name(plan)["down"].requires == ()
     assert any("share no regular grid" in w and "no require> added" in w for w in plan.warnings)
-    with pytest.raises(ScheduleError, match="requires.unaligned: error"):
+    with pytest.raises(ScheduleError, match=r"requires\.unaligned: error"):
         plan_of(tmp_path, *nodes, config={"requires": {"unaligned": "error"}})
 
 

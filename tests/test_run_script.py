@@ -99,7 +99,7 @@ class Project:
         shutil.copytree(CHART, self.dir / "charts" / "dbt-job")
         (self.dir / "dbt-job-values.yaml").write_text(USER_VALUES, encoding="utf-8")
         dirs = [str(STANDINS)] + ([str(helm_bin.parent)] if helm_bin else [])
-        path = os.pathsep.join(dirs + [str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        path = os.pathsep.join([*dirs, str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
         self.env = {
             "PATH": path,
             "HOME": str(root),
@@ -342,7 +342,7 @@ def test_awkward_values_arrive_exactly(project, ensure_ascii):
     expected = ["build", "--target", "prod"]
     for s in selects:
         expected += ["--select", s]
-    assert args[:-1] == expected + ["--vars"]
+    assert args[:-1] == [*expected, "--vars"]
     assert json.loads(args[-1]) == {**dbt_vars, "digdag_session_time": SESSION_TIME}
 
 
@@ -546,7 +546,7 @@ def test_local_runner_exact_argv(local):
     expected = ["build", "--project-dir", "dbt", "--profiles-dir", "dbt"]
     for s in AWKWARD_SELECTS:
         expected += ["--select", s]
-    assert rec["argv"][:-1] == expected + ["--vars"]
+    assert rec["argv"][:-1] == [*expected, "--vars"]
     assert json.loads(rec["argv"][-1]) == {**AWKWARD_VARS, "digdag_session_time": SESSION_TIME}
     assert rec["session_time"] == SESSION_TIME
     assert rec["workflow"] == "orders"

@@ -4,7 +4,6 @@ daily, hourly and cron schedules, and the require> arithmetic Digdag evaluates m
 from __future__ import annotations
 
 import json
-import os
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from gen.render import render_tree
 from gen.requires import Timing, js_session, js_zone_tables, need_for, sessions
 from gen.schedule import parse_schedule
 from tests.conftest import manifest_dict, node
-from tests.digdag.conftest import digdag, digdag_env, run_workflow
+from tests.digdag.conftest import digdag_env, run_workflow
 
 pytestmark = pytest.mark.digdag
 TOKYO = {"timezone": "Asia/Tokyo"}
@@ -55,7 +54,7 @@ def test_session_time_reaches_dbt_exactly(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 3
-    for record, (workflow, _, expected) in zip(records, cases):
+    for record, (workflow, _, expected) in zip(records, cases, strict=False):
         argv = record["argv"]
         assert argv[argv.index("--select") + 1] == workflow
         # env mode (the default): DIGDAG_SESSION_TIME carries it, --vars stays constant for partial parsing
