@@ -17,6 +17,7 @@ run slows file creation on some file systems, which would measure the disk, not 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synth  # noqa: E402
+import synth
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / "_work"
@@ -285,11 +286,12 @@ def _targets(rows: list[Row]) -> list[str]:
                    f"{ten.rerun.wall / ten.first.wall:.2f} "
                    f"({'met' if ten.rerun.wall <= ten.first.wall / 2 else 'NOT met'})")
     if len(rows) >= 3:
-        slopes = [(b.first.wall - a.first.wall) / (b.models - a.models) * 1000 for a, b in zip(rows, rows[1:])]
-        spans = [f"{a.models // 1000}k-{b.models // 1000}k" for a, b in zip(rows, rows[1:])]
-        linear = all(later <= earlier * 1.25 for earlier, later in zip(slopes, slopes[1:]))
+        pairs = list(itertools.pairwise(rows))
+        slopes = [(b.first.wall - a.first.wall) / (b.models - a.models) * 1000 for a, b in pairs]
+        spans = [f"{a.models // 1000}k-{b.models // 1000}k" for a, b in pairs]
+        linear = all(later <= earlier * 1.25 for earlier, later in itertools.pairwise(slopes))
         out.append("- linear growth: seconds per 1,000 more models "
-                   + ", ".join(f"{slope:.3f} ({span})" for slope, span in zip(slopes, spans))
+                   + ", ".join(f"{slope:.3f} ({span})" for slope, span in zip(slopes, spans, strict=True))
                    + f" ({'met' if linear else 'NOT met'}: the cost of more models does not rise with size)")
     worst = max(rows, key=lambda r: r.peak_kb * 1024 / r.manifest_bytes)
     over = [r for r in rows if r.peak_kb * 1024 >= 3 * r.manifest_bytes]

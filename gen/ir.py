@@ -37,6 +37,7 @@ class Workflow:
     upstreams: tuple[str, ...]
     k8s: Mapping[str, Any]
     tz_tables: Mapping[str, Any]
+    source_digest: str = ""
 
     @property
     def file(self) -> str:

@@ -295,6 +295,11 @@ def _by_id(node: Node) -> str:
     return node.unique_id
 
 
+def nodes_digest(nodes: Any) -> str:
+    """sha256 of the fields gen reads of these nodes (what a generated file's header names)."""
+    return _digest(nodes)
+
+
 def _digest(nodes: Any) -> str:
     """sha256 of the fields gen reads, so re-parsing unchanged dbt code keeps out/ byte-identical."""
     # Unique ids are unique, so sorting by them sorts the rows; tuples encode as the lists they were.

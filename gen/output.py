@@ -53,29 +53,21 @@ def is_owned(data: bytes) -> bool:
 def compare_tree(tree: Mapping[str, str], out: Path, *, force: bool = False,
                  with_diff: bool = False) -> Changes:
     """Classify every file: created, updated, deleted (stale and ours), unchanged, foreign (not ours)."""
-    return _compare(tree, out, force=force, with_diff=with_diff)[0]
-
-
-def _compare(tree: Mapping[str, str], out: Path, *, force: bool,
-             with_diff: bool) -> tuple[Changes, dict[str, bytes]]:
-    """compare_tree, plus the encoded text of every file to write (so apply encodes each file once)."""
     _check_out_dir(out)
     existing = dict(_walk(out))
     inside = _Inside(out)
     created, updated, unchanged, blocked = [], [], [], []
     diffs: dict[str, str] = {}
-    to_write: dict[str, bytes] = {}
     for rel, text in tree.items():
-        new = text.encode("utf-8")
         inside.check(rel)
         old = existing.get(rel)
         if old is None:
             created.append(rel)
-            to_write[rel] = new
             if with_diff:
                 diffs[rel] = _diff(rel, "", text)
             continue
         path, is_link, size = old
+        new = text.encode("utf-8")
         # A file of another size differs: read only the head that tells whether it is ours.
         same_size = size == len(new) and not is_link
         data = b"" if is_link else _read(path, None if same_size or with_diff else _HEAD)
@@ -86,7 +78,6 @@ def _compare(tree: Mapping[str, str], out: Path, *, force: bool,
         if differs and not is_owned(data) and not force:
             blocked.append(rel)
         updated.append(rel)
-        to_write[rel] = new
         if with_diff:
             diffs[rel] = _diff(rel, data.decode("utf-8", "replace"), text)
     deleted, foreign = [], []
@@ -98,10 +89,9 @@ def _compare(tree: Mapping[str, str], out: Path, *, force: bool,
                 diffs[rel] = _diff(rel, _read(path, None).decode("utf-8", "replace"), "")
         else:
             foreign.append(rel)
-    changes = Changes(created=tuple(created), updated=tuple(updated), deleted=tuple(deleted),
-                      unchanged=tuple(unchanged), foreign=tuple(foreign), blocked=tuple(blocked),
-                      diffs=dict(sorted(diffs.items())))
-    return changes, to_write
+    return Changes(created=tuple(created), updated=tuple(updated), deleted=tuple(deleted),
+                   unchanged=tuple(unchanged), foreign=tuple(foreign), blocked=tuple(blocked),
+                   diffs=dict(sorted(diffs.items())))
 
 
 def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Changes:
@@ -109,7 +99,7 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         _recover(out)
-        changes, to_write = _compare(tree, out, force=force, with_diff=False)
+        changes = compare_tree(tree, out, force=force)
         if changes.blocked:
             raise OutputError(
                 f"refusing to overwrite {len(changes.blocked)} file(s) gen did not write: "
@@ -121,7 +111,7 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
         try:
             staging.mkdir()
             journal: dict[str, list] = {  # type: ignore[type-arg]
-                "moves": _stage(staging, changes.created + changes.updated, to_write),
+                "moves": _stage(staging, changes.created + changes.updated, tree),
                 "deletes": list(changes.deleted)}
             _write_journal(staging, journal)
         except OSError as e:
@@ -137,21 +127,28 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
         return changes
 
 
-def _stage(staging: Path, rels: tuple[str, ...], data: Mapping[str, bytes]) -> list[list[str]]:
+def _stage(staging: Path, rels: tuple[str, ...], tree: Mapping[str, str]) -> list[list[str]]:
     """Write each file into the staging folder and make them all durable before the journal names them.
 
     A few files are synced one by one; many are synced with one syncfs() of the staging folder's
-    file system, because thousands of fsync() calls cost far more than the writing itself."""
+    file system, because thousands of fsync() calls cost far more than the writing itself. Files go
+    into subfolders of a few hundred: creating a file in a folder of tens of thousands costs more."""
     one_by_one = len(rels) <= _FSYNC_EACH_UP_TO or _syncfs() is None
+    umask = os.umask(0)
+    os.umask(umask)
     moves = []
     for index, rel in enumerate(rels):
-        name = f"{index}.tmp"
-        fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if index % _PER_FOLDER == 0:
+            os.mkdir(staging / str(index // _PER_FOLDER))
+        name = f"{index // _PER_FOLDER}/{index}.tmp"
+        mode = 0o755 if rel.endswith(".sh") else 0o644
+        fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            view = memoryview(data[rel])
+            view = memoryview(tree[rel].encode("utf-8"))
             while view:
                 view = view[os.write(fd, view):]
-            os.fchmod(fd, 0o755 if rel.endswith(".sh") else 0o644)
+            if mode & umask:  # the file must get exactly this mode, whatever the umask
+                os.fchmod(fd, mode)
             if one_by_one:
                 os.fsync(fd)
         finally:
@@ -165,12 +162,13 @@ def _stage(staging: Path, rels: tuple[str, ...], data: Mapping[str, bytes]) -> l
 
 
 _FSYNC_EACH_UP_TO = 32
+_PER_FOLDER = 500
 _HEAD = 600  # is_owned() looks at no more than this
 
 
 def _read(path: str, limit: int | None) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read() if limit is None else handle.read(limit)
+    with open(path, "rb", buffering=0) as handle:
+        return handle.readall() if limit is None else handle.read(limit)
 
 
 _SYNCFS: list[Callable[[Path], None] | None] = []

@@ -13,7 +13,7 @@ from gen.errors import ConfigError, PlanError, ScheduleError
 from gen.escape import uncarriable
 from gen.graph import build_graph, order_workflows
 from gen.ir import Plan, RequireTask, Workflow
-from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
+from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node, nodes_digest
 from gen.naming import job_slug, workflow_name
 from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, js_zone_tables, need_for
 from gen.settings import NodeSettings, settings_resolver
@@ -80,7 +80,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
             window=first.window, requires=tuple(requires), upstreams=tuple(sorted(edges.get(name, ()))),
-            k8s=k8s, tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
+            k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids), tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
     return Plan(
         project=config.project or root, dbt_project=root, manifest_digest=manifest.digest,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
@@ -107,16 +107,21 @@ def _schedulable(node: Node, packages: set[str]) -> bool:
 
 
 def _selectors(manifest: Manifest, settings: dict[str, NodeSettings]) -> dict[str, str]:
-    """`--select` text per node: its name (name.vN for a version), package-qualified when ambiguous."""
-    by_name: dict[str, set[str]] = defaultdict(set)
+    """`--select` text per node: its name (name.vN for a version) when that names only this node, else its
+    full fqn. dbt reads a bare word as a node name in any package or resource type (tests included) and
+    as a package name, so a name shared with any of those would select more than the node."""
+    taken: dict[str, int] = defaultdict(int)
     for node in manifest.nodes.values():
-        if node.resource_type in SCHEDULABLE_TYPES:
-            by_name[node.label].add(node.package)
+        if node.resource_type != "source":
+            taken[node.label] += 1
+            if node.version is not None:
+                taken[node.name] += 1
+    packages = {node.package for node in manifest.nodes.values()}
     out = {}
     for uid in settings:
         node = manifest.nodes[uid]
-        ambiguous = len(by_name[node.label]) > 1
-        out[uid] = f"package:{node.package},{node.label}" if ambiguous else node.label
+        ambiguous = taken[node.label] > 1 or node.label in packages or node.name in packages
+        out[uid] = "fqn:" + ".".join(node.fqn) if ambiguous and node.fqn else node.label
         bad = uncarriable(out[uid])
         if bad is not None:
             raise PlanError(f"{node.resource_type} name {node.label!r} contains U+{ord(bad):04X}, which cannot be "

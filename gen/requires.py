@@ -333,8 +333,11 @@ def _constant_count(reader: Timing, upstream: Timing, need: Need) -> int | None:
 
 @lru_cache(maxsize=4096)
 def _sample_sessions(reader: Timing, upstream: Timing) -> tuple[datetime, ...]:
-    """Reader sessions around every offset change of both zones in 2025, plus a plain stretch."""
+    """Reader sessions around every offset change of both zones in 2025, around the first sessions of a
+    coarse upstream (a month or week boundary changes what an hourly reader needs), plus a plain stretch."""
     marks = {datetime(2025, 1, 6, tzinfo=UTC)}
+    if upstream.grid is not None and upstream.grid.unit in ("day", "week", "month"):
+        marks.update(grid_sessions(upstream, datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC))[:3])
     for zone in {reader.tz, upstream.tz}:
         marks.update(datetime.fromtimestamp(ms / 1000, UTC) for ms, _ in offset_table(zone)[1]
                      if 2025 <= datetime.fromtimestamp(ms / 1000, UTC).year <= 2025)

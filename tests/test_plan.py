@@ -65,12 +65,19 @@ def test_versioned_models_get_distinct_names_and_selectors(tmp_path: Path) -> No
     assert names["fct_orders_v2"].selects == ("fct_orders.v2",)
 
 
-def test_same_name_in_two_packages_is_package_qualified(tmp_path: Path) -> None:
+def test_names_dbt_would_read_more_widely_are_selected_by_fqn(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, node("orders"), node("orders", package="other"),
                    config={"include_packages": ["other"]})
     names = by_name(plan)
-    assert names["orders"].selects == ("package:shop,orders",)
-    assert names["other__orders"].selects == ("package:other,orders",)
+    assert names["orders"].selects == ("fqn:shop.orders",)
+    assert names["other__orders"].selects == ("fqn:other.orders",)
+    # a model named like a package, or like a test, would select the package or the test too
+    plan = plan_of(tmp_path, node("shop", path="models/marts/shop.sql"), node("dupe"),
+                   node("dupe", resource_type="test", deps=("model.shop.dupe",)), node("plain"))
+    names = by_name(plan)
+    assert names["shop"].selects == ("fqn:shop.shop",)
+    assert names["dupe"].selects == ("fqn:shop.dupe",)
+    assert names["plain"].selects == ("plain",)
 
 
 def test_grouping_puts_nodes_in_one_workflow(tmp_path: Path) -> None:
