@@ -80,7 +80,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
             window=first.window, requires=tuple(requires), upstreams=tuple(sorted(edges.get(name, ()))),
-            k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids), tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
+            k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids),
+            tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
     return Plan(
         project=config.project or root, dbt_project=root, manifest_digest=manifest.digest,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,

@@ -246,7 +246,10 @@ def _apply(ops: tuple[Op, ...], ms: int, zone: str = "UTC") -> tuple[str, int]:
         elif op[0] == "add":
             ms = _shift(zone, ms, op[1], op[2])
         else:
-            ms = _inst(zone, _floor_wall(_wall(zone, ms), *op[1:]))
+            floored = _floor_wall(_wall(zone, ms), *op[1:])
+            # Hours are absolute: keep the instant's own offset, so the second 01:00 of a DST fall-back
+            # (a session cron creates) floors to itself, not to the first.
+            ms = floored - _off(zone, ms) * 60_000 if op[1] in ("minute", "hour") else _inst(zone, floored)
     return zone, ms
 
 
@@ -382,7 +385,7 @@ _JS_LIB = (
     "if (new Date(m).getUTCDate() < md) { m = cal(m, -1, 'months'); } var dm = new Date(m); "
     "return Date.UTC(dm.getUTCFullYear(), dm.getUTCMonth(), md); } "
     "var f = base(w) + ph * 60000; if (ph && f > w) { f = base(u === 'hour' ? w - 3600000 : cal(w, -1, u + 's')) "
-    "+ ph * 60000; } return inst(z, f); } "
+    "+ ph * 60000; } return (u === 'minute' || u === 'hour') ? f - off(z, t) * 60000 : inst(z, f); } "
     "function pad(n) { return (n < 10 ? '0' : '') + n; } "
     "function fmt(z, t) { var o = off(z, t), d = new Date(t + o * 60000), a = Math.abs(o); "
     "return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + 'T' + "
