@@ -237,7 +237,7 @@ def _version(value: str | int | float | None) -> str | None:
 
 
 def _tags(*values: list[str] | str | None) -> tuple[str, ...]:
-    if not any(values):
+    if not any(values) and "" not in values:  # (an empty string is a tag too)
         return ()
     out: set[str] = set()
     for value in values:

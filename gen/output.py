@@ -317,8 +317,11 @@ def _walk(out: Path) -> Iterator[tuple[str, tuple[str, bool, int]]]:
 
 
 def _scan(folder: str, prefix: str) -> Iterator[tuple[str, tuple[str, bool, int]]]:
-    with os.scandir(folder) as it:
-        entries = sorted(it, key=lambda e: e.name)
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:  # as os.walk does: a folder that cannot be listed is skipped
+        return
     for entry in entries:
         if entry.name in _IGNORED_NAMES:
             continue

@@ -67,7 +67,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     workflows = []
     for name in sorted(order):
         requires = []
-        for upstream in sorted(edges.get(name, ())):
+        upstreams = tuple(sorted(edges.get(name, ())))
+        for upstream in upstreams:
             task = _require_task(name, upstream, timings, config, warnings, manifest.path, parts)
             if task is not None:
                 requires.append(task)
@@ -79,7 +80,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             name=name, slug=job_slug(name), node_ids=tuple(uids),
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
-            window=first.window, requires=tuple(requires), upstreams=tuple(sorted(edges.get(name, ()))),
+            window=first.window, requires=tuple(requires), upstreams=upstreams,
             k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids),
             tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
     return Plan(

@@ -17,9 +17,14 @@ a wall-clock operation converts the instant to wall time, works on the calendar,
 from __future__ import annotations
 
 import calendar
+import os
+import re
+import struct
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -145,6 +150,8 @@ def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
     stop = int(datetime(TABLE_END, 1, 1, tzinfo=UTC).timestamp() * 1000)
     step = 6 * 3_600_000
     first = offset(start)
+    if _offset_never_changes_after(zone, start // 1000):
+        return first, ()  # what the scan below finds, without its 117,000 samples
     changes = []
     prev, cur = first, start
     prev_delta = from_seconds(start // 1000, tz).utcoffset()
@@ -171,6 +178,48 @@ def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
             prev = off
         cur = nxt
     return first, tuple(changes)
+
+
+_NO_DST_RULE = re.compile(rb"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)[+-]?\d{1,2}(?::\d{1,2}){0,2}")
+
+
+def _offset_never_changes_after(zone: str, seconds: int) -> bool:
+    """True when the zone's TZif file (the one ZoneInfo reads) has no transition after `seconds` and its
+    footer rule has no daylight saving time, so the offset is the same from then on. False when unsure."""
+    data = _tzif_bytes(zone)
+    if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4] < ord("2"):
+        return False
+    try:
+        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[20:44])
+        second = 44 + count * 5 + types * 6 + chars + leap * 8 + isstd + isut  # skip the 32-bit version
+        if data[second:second + 4] != b"TZif":
+            return False
+        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[second + 20:second + 44])
+        body = second + 44
+        times = struct.unpack(f">{count}q", data[body:body + count * 8])
+        footer = data[body + count * 9 + types * 6 + chars + leap * 12 + isstd + isut:]
+    except struct.error:
+        return False
+    if len(footer) < 2 or footer[:1] != b"\n" or footer[-1:] != b"\n":
+        return False
+    return all(t <= seconds for t in times) and _NO_DST_RULE.fullmatch(footer[1:-1]) is not None
+
+
+def _tzif_bytes(zone: str) -> bytes | None:
+    """The TZif file ZoneInfo(zone) loads: the first match on zoneinfo.TZPATH, else the tzdata package."""
+    parts = zone.split("/")
+    if not zone or zone.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    try:
+        for folder in zoneinfo.TZPATH:
+            path = os.path.join(folder, zone)
+            if os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    return handle.read()
+        package = ".".join(["tzdata", "zoneinfo", *parts[:-1]])
+        return resources.files(package).joinpath(parts[-1]).read_bytes()
+    except (OSError, ImportError, ValueError):
+        return None
 
 
 def has_fixed_offset(zone: str) -> bool:
