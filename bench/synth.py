@@ -3,7 +3,7 @@
 The shape follows real projects: sources feed staging models, staging feeds intermediate models
 (many of them ephemeral), and marts read 1-6 models of the layers below (and earlier marts).
 Every model carries generic tests, columns with descriptions, and realistic raw_code/compiled_code,
-so a model costs about 5-10 KB of manifest, as in real projects; the manifest also carries the
+so a model costs about 10 KB of manifest (with its tests and sources); the manifest also carries the
 macros of dbt, its adapter and two packages, docs, parent_map and child_map.
 
 A few models are scheduled through config.meta.digdag: hourly staging groups per source system

@@ -54,7 +54,10 @@ def test_foreign_files_are_never_deleted_and_never_overwritten_without_force(tmp
     assert (out / "a.dig").read_text() == H + "gen\n"
 
 
-def test_a_failure_while_staging_leaves_out_exactly_as_it_was(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("code", "text"), [(errno.ENOSPC, "No space left on device"),
+                                            (errno.EACCES, "Permission denied")])
+def test_a_failure_while_staging_leaves_out_exactly_as_it_was(tmp_path: Path, monkeypatch, code: int,  # type: ignore[no-untyped-def]
+                                                              text: str) -> None:
     out = tmp_path / "out"
     apply_tree(tree(a="1\n", b="2\n"), out)
     before = snapshot(out)
@@ -64,11 +67,11 @@ def test_a_failure_while_staging_leaves_out_exactly_as_it_was(tmp_path: Path, mo
     def disk_full(fd: int) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise OSError(code, text)
         real_fsync(fd)
 
     monkeypatch.setattr(output.os, "fsync", disk_full)
-    with pytest.raises(OutputError, match=r"No space left on device.*left as it was"):
+    with pytest.raises(OutputError, match=rf"{text}.*left as it was"):
         apply_tree(tree(a="10\n", b="20\n", c="30\n"), out)
     assert snapshot(out) == before
     assert not list(tmp_path.glob(".out.gen-staging*"))
