@@ -1,0 +1,44 @@
+"""Hostile text survives a real Digdag run: it reaches dbt's argv exactly and runs nothing."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from gen.config import parse_config
+from gen.manifest import load_manifest
+from gen.output import apply_tree
+from gen.plan import plan_workflows
+from gen.render import render_tree
+from tests.conftest import manifest_dict, node
+from tests.digdag.conftest import digdag_env, run_workflow
+from tests.digdag.test_session_time import FAKE_DBT
+
+pytestmark = pytest.mark.digdag
+NAME = "o'r\"d `touch pwned` $HOME ${1+1} $$ ${secret:k} # : 日本 \u2028x"
+VARS = {"k${x}": "v `id` $(id) ${session_time} $$", "quote": "a \"b\" 'c' \\ \n d"}
+
+
+def test_hostile_names_and_vars_reach_dbt_exactly(tmp_path: Path) -> None:
+    manifest = manifest_dict(node(NAME, meta={"workflow": "hostile", "schedule": {"daily>": "01:00:00"}}))
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(manifest))
+    project = tmp_path / "proj"
+    config = parse_config({"dbt": {"vars": VARS, "session_time_mode": "vars"}}, where="gen.yml")
+    apply_tree(render_tree(plan_workflows(load_manifest(path), config)), project)
+    fake = tmp_path / "dbt"
+    fake.write_text(FAKE_DBT)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "dbt.log"
+    env = digdag_env(tmp_path) | {"GEN_DBT": str(fake), "FAKE_DBT_LOG": str(log)}
+    done = run_workflow(project, "hostile", "2024-03-02 00:00:00", tmp_path, env=env,
+                        params={"gen_runner": "local", "gen_dbt_project_dir": str(tmp_path)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    argv = record["argv"]
+    assert argv[argv.index("--select") + 1] == NAME
+    assert json.loads(argv[argv.index("--vars") + 1]) == {**VARS, "digdag_session_time": "2024-03-02T00:00:00+00:00"}
+    assert not (project / "pwned").exists() and not Path("pwned").exists()
