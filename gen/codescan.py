@@ -6,7 +6,9 @@ so that offsets, and therefore line numbers, stay those of the original file.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Reading the wall clock, in SQL of the common warehouses, in dbt's Jinja and in Python models.
@@ -156,43 +158,35 @@ def string_value(argument: str | None) -> str | None:
     return match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def _balanced(text: str, start: int) -> str | None:
-    """The text between an opening parenthesis (just before `start`) and its closing one."""
-    depth, quote = 1, ""
+def _outside_strings(text: str, start: int, depth: int) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for every character outside string literals."""
+    quote = ""
     for i in range(start, len(text)):
         c = text[i]
         if quote:
             if c == quote:
                 quote = ""
-        elif c in "'\"":
+            continue
+        if c in "'\"":
             quote = c
-        elif c in "([{":
+            continue
+        if c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-            if depth == 0:
-                return text[start:i]
+        yield i, c, depth
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The text between an opening parenthesis (just before `start`) and its closing one."""
+    for i, c, depth in _outside_strings(text, start, 1):
+        if c in ")]}" and depth == 0:
+            return text[start:i]
     return None
 
 
 def _split(inner: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for c in inner:
-        if quote:
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(c)
-    parts.append("".join(current))
-    return parts
+    """Split call arguments at the commas outside brackets and strings."""
+    cuts = [i for i, c, depth in _outside_strings(inner, 0, 0) if c == "," and depth == 0]
+    bounds = [-1, *cuts, len(inner)]
+    return [inner[a + 1:b] for a, b in itertools.pairwise(bounds)]

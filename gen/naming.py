@@ -30,11 +30,6 @@ def workflow_name(wanted: str) -> str:
     return f"{cleaned[:MAX_WORKFLOW_NAME - 7]}_{short_hash(wanted)}"
 
 
-def is_workflow_name(name: str) -> bool:
-    """True when name can be used as a workflow name as written."""
-    return bool(_WORKFLOW_OK.match(name)) and len(name) <= MAX_WORKFLOW_NAME
-
-
 def job_slug(name: str) -> str:
     """A DNS-1123 label fragment (<= 30 chars) for Kubernetes Job names and label values."""
     slug = _NOT_DNS.sub("-", name.lower()).strip("-") or "wf"

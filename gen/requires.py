@@ -408,7 +408,8 @@ def describe(timing: Timing) -> str:
     """Human text for comments and messages, e.g. `day sessions (Asia/Tokyo)`."""
     if timing.grid is None:
         return "no schedule"
-    return f"{timing.grid.unit or 'irregular'}ly sessions ({timing.tz})".replace("dayly", "daily")
+    adverb = {"minute": "minutely", "hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly"}
+    return f"{adverb.get(timing.grid.unit or '', 'irregularly')} sessions ({timing.tz})"
 
 
 # --- JavaScript -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -293,7 +292,3 @@ def _cron_grid(fields: list[str]) -> Grid:
 _PARSERS = {"hourly": _hourly, "daily": _daily, "weekly": _weekly, "monthly": _monthly,
             "minutes_interval": _minutes_interval, "cron": _cron}
 
-
-def run_delay(schedule: Schedule) -> timedelta:
-    """Time from a session's session_time to the moment its schedule starts it."""
-    return timedelta(seconds=schedule.delay_seconds)
