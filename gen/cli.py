@@ -93,7 +93,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_inputs(ctx: click.Context, /, **kw: Any) -> Any:
     """Inputs from flags, falling back to [tool.gen] defaults."""
-    from gen.pipeline import Inputs
+    from gen.inputs import Inputs
 
     defaults = ctx.obj["defaults"]
 
@@ -124,36 +124,58 @@ def out_dir(ctx: click.Context, /, value: Path | None) -> Path:
 @click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
 @click.option("--force", is_flag=True, help="Overwrite files in out/ that gen did not write.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes that render and write files (0: one per core, for large projects only).")
+@click.option("--no-cache", is_flag=True,
+              help="Neither use nor write the up-to-date record (a run then always reads the manifest).")
 @click.pass_context
 def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: bool, dry_run: bool, force: bool,
-              quiet: bool, **kw: Any) -> None:
+              quiet: bool, jobs: int, no_cache: bool, **kw: Any) -> None:
     """Write one Digdag workflow per table (or meta.digdag.workflow group) into out/."""
 
     def body() -> int:
-        from gen.output import apply_tree, compare_tree
+        inputs = build_inputs(ctx, **kw)
+        target = out_dir(ctx, out)
+        dry = check or dry_run
+        record = not (dry or no_cache or inputs.parse)
+        if record and _replay_if_up_to_date(inputs, target, quiet=quiet):
+            return EXIT_OK
+
+        from gen.output import Changes, apply_tree, compare_tree
         from gen.pipeline import generate
         from gen.report import foreign_note, summary
 
-        inputs = build_inputs(ctx, **kw)
-        target = out_dir(ctx, out)
         result = generate(inputs)
         for warning in result.plan.warnings:
             click.echo(f"warning: {warning}", err=True)
-        dry = check or dry_run
         if dry:
-            changes = compare_tree(result.tree, target, force=force, with_diff=check or show_diff)
+            changes = compare_tree(result.tree, target, force=force, with_diff=check or show_diff, jobs=jobs)
         else:
             if show_diff:
-                preview = compare_tree(result.tree, target, force=force, with_diff=True)
+                preview = compare_tree(result.tree, target, force=force, with_diff=True, jobs=jobs)
                 click.echo("".join(preview.diffs.values()), nl=False)
-            changes = apply_tree(result.tree, target, force=force)
+            if record:
+                from gen import stamp
+
+                stamp.forget(target)
+            changes = apply_tree(result.tree, target, force=force, jobs=jobs)
+        notes = foreign_note(changes, out=str(target))
+        for line in notes:
+            click.echo(line, err=True)
         if dry and (check or show_diff):
             click.echo("".join(changes.diffs.values()), nl=False)
-        for line in foreign_note(changes, out=str(target)):
-            click.echo(line, err=True)
         if not quiet:
             for line in summary(result.plan, changes, out=str(target), dry=dry):
                 click.echo(line, err=check)
+        if record:
+            from gen import stamp
+
+            stamp.save(target, key=_record_key(inputs, target, result.manifest.file_sha256), tree=result.tree,
+                       foreign=changes.foreign, user_templates=inputs.templates or result.config.templates,
+                       zones={result.config.timezone, *(w.timezone for w in result.plan.workflows)},
+                       warnings=result.plan.warnings, notes=notes,
+                       summary=summary(result.plan, Changes(unchanged=tuple(result.tree), foreign=changes.foreign),
+                                       out=str(target), dry=False))
         gaps = _report_coverage(result, quiet=quiet) if check else False
         if check and changes.changed:
             click.echo(f"error: {target} is not up to date; run `gen workflows` and commit the result",
@@ -162,6 +184,38 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         return EXIT_CHANGES if gaps else EXIT_OK
 
     run_guarded(body, debug=ctx.obj["debug"])
+
+
+def _record_key(inputs: Any, target: Path, manifest_sha256: str) -> str:
+    """The up-to-date record's key for this run's inputs (see gen.stamp)."""
+    from gen import stamp
+    from gen.inputs import config_path, resolve_manifest
+
+    return stamp.input_key(
+        manifest=str(resolve_manifest(inputs)), manifest_sha256=manifest_sha256, config=config_path(inputs),
+        options={"out": str(target), "project_dir": str(inputs.project_dir), "project_name": inputs.project_name,
+                 "templates": inputs.templates, "config_given": inputs.config is not None})
+
+
+def _replay_if_up_to_date(inputs: Any, target: Path, *, quiet: bool) -> bool:
+    """When the up-to-date record of out/ still holds, print what that run printed and say so."""
+    from gen import stamp
+    from gen.inputs import resolve_manifest
+
+    if not stamp.record_path(target).is_file():
+        return False
+    digest = stamp.file_sha256(str(resolve_manifest(inputs)))
+    found = stamp.lookup(target, _record_key(inputs, target, digest)) if digest else None
+    if found is None:
+        return False
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for line in found.notes:
+        click.echo(line, err=True)
+    if not quiet:
+        for line in found.summary:
+            click.echo(line)
+    return True
 
 
 @cli.command()
@@ -204,7 +258,7 @@ def push(ctx: click.Context, /, out: Path | None, endpoint: str, project_name_ov
             click.echo(f"warning: uploading {len(changes.foreign)} file(s) gen did not write: "
                        f"{', '.join(changes.foreign[:5])}", err=True)
         name = project_name_override or result.plan.project
-        rev = revision or git_revision(inputs.project_dir) or f"manifest-{result.plan.manifest_digest[:12]}"
+        rev = revision or git_revision(inputs.project_dir) or f"manifest-{result.manifest.digest[:12]}"
         client = Client(endpoint, headers=auth_headers(dict(os.environ)), insecure=insecure)
         pushed = push_project(client, target, project=name, revision=rev, schedule_from=schedule_from)
         click.echo(f"pushed {target} to {client.endpoint} as project {pushed.project} "

@@ -21,6 +21,17 @@ class GenError(Exception):
         self.source = source
         super().__init__(one_line(f"{source}: {message}" if source else message))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt as it was (same class, text and source) when it crosses a process boundary.
+        return _restore, (type(self), str(self), self.source)
+
+
+def _restore(cls: type[GenError], text: str, source: str | None) -> GenError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    error.source = source
+    return error
+
 
 class ConfigError(GenError):
     """gen.yml, pyproject [tool.gen] or a CLI flag is invalid."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gen.errors import CycleError
-from gen.manifest import Manifest
+from gen.manifest import Manifest, Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +28,23 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
     sources, disabled nodes and nodes of packages gen does not schedule end the walk."""
     wanted = set(scheduled)
     nodes = manifest.nodes
+    # Only scheduled tables and the ephemeral models between them carry dependencies between workflows;
+    # everything else (tests, sources, unscheduled nodes) ends a walk, so only these are ordered.
+    relevant = {uid for uid, node in nodes.items() if uid in wanted or _passes_through(node)}
     preds: dict[str, list[str]] = {}
     dangling: set[str] = set()
     for uid, node in nodes.items():
         inside = []
         for dep in node.depends_on:
-            if dep in nodes:
+            if dep in relevant:
                 inside.append(dep)
-            else:
+            elif dep not in nodes:
                 dangling.add(f"{uid} -> {dep}")
-        preds[uid] = inside
+        if uid in relevant:
+            preds[uid] = inside
     order = _topological(preds)
     if order is None:
-        path = _cycle_path(nodes, ((dep, uid) for uid, deps in preds.items() for dep in deps))
+        path = _cycle_path(preds, ((dep, uid) for uid, deps in preds.items() for dep in deps))
         raise CycleError(f"the dbt graph has a cycle: {path}", source=manifest.path)
 
     memo: dict[str, frozenset[str]] = {}
@@ -49,9 +53,6 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
         """Scheduled tables reached by reading `uid` (an ephemeral model stands for its parents)."""
         if uid in wanted:
             return frozenset((uid,))
-        node = nodes[uid]
-        if node.resource_type != "model" or node.materialized != "ephemeral" or not node.enabled:
-            return frozenset()
         if uid not in memo:
             found: set[str] = set()
             for dep in preds[uid]:
@@ -75,15 +76,19 @@ def build_graph(manifest: Manifest, scheduled: Iterable[str]) -> NodeGraph:
     return NodeGraph(parents=parents, warnings=warnings)
 
 
+def _passes_through(node: Node) -> bool:
+    """An ephemeral model: it is inlined into its readers, so they read its parents."""
+    return node.resource_type == "model" and node.materialized == "ephemeral" and node.enabled
+
+
 def order_workflows(edges: Mapping[str, set[str]], names: Iterable[str], *, source: str) -> list[str]:
     """Topological order of workflows (upstream first, ties by name); a cycle is a CycleError."""
     names = list(names)
     preds: dict[str, list[str]] = {name: [] for name in names}
     pairs = [(upstream, reader) for reader, upstreams in edges.items() for upstream in upstreams]
-    for upstream, reader in pairs:
+    for upstream, reader in pairs:  # (a set of upstreams per reader: no pair twice)
         preds.setdefault(upstream, [])
-        if upstream not in preds.setdefault(reader, []):
-            preds[reader].append(upstream)
+        preds.setdefault(reader, []).append(upstream)
     order = _topological(preds, smallest_first=True)
     if order is None:
         path = _cycle_path(names, pairs)

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from gen.config import Config, load_config
+from gen.inputs import Inputs, config_path, resolve_manifest
 from gen.ir import Plan
 from gen.manifest import Manifest, load_manifest
 from gen.plan import plan_workflows
 from gen.render import render_tree
 
-
-@dataclass(frozen=True, slots=True)
-class Inputs:
-    """Where a run reads from."""
-
-    project_dir: Path
-    manifest: Path | None = None
-    config: Path | None = None
-    parse: bool = False
-    profiles_dir: Path | None = None
-    project_name: str | None = None
-    templates: str | None = None
+__all__ = ["Generated", "Inputs", "config_path", "generate", "load_inputs", "resolve_manifest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +22,12 @@ class Generated:
     manifest: Manifest
     config: Config
     plan: Plan
-    tree: dict[str, str]
-
-
-def resolve_manifest(inputs: Inputs) -> Path:
-    """The manifest path to read, running `dbt parse` first when asked."""
-    if inputs.parse:
-        from gen.dbtparse import parse_project
-
-        return parse_project(inputs.project_dir, profiles_dir=inputs.profiles_dir)
-    return inputs.manifest or inputs.project_dir / "target" / "manifest.json"
+    tree: Mapping[str, str]
 
 
 def load_inputs(inputs: Inputs) -> tuple[Manifest, Config]:
     """Read the config and the manifest."""
-    config_path = inputs.config or inputs.project_dir / "gen.yml"
-    config = load_config(config_path, required=inputs.config is not None)
+    config = load_config(config_path(inputs), required=inputs.config is not None)
     manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name)
     return manifest, config
 

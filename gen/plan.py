@@ -61,7 +61,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     interned: dict[Timing, Timing] = {}
     timings = {name: interned.setdefault(timing, timing) for name in order
                for timing in (_timing(shared[name]),)}
-    parts: dict[tuple[int, int], Any] = {}
+    parts: dict[tuple[int, int, str], tuple[RequireTask | None, bool]] = {}
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
     workflows = []
@@ -84,7 +84,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids),
             tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
     return Plan(
-        project=config.project or root, dbt_project=root, manifest_digest=manifest.digest,
+        project=config.project or root, dbt_project=root,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
         indirect_selection=config.indirect_selection, vars=dict(config.vars),
         chart_values=dict(config.kubernetes.values), workflows=tuple(workflows), excluded=tuple(excluded),
@@ -165,27 +165,34 @@ def _timing(settings: NodeSettings) -> Timing:
 
 
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
-                  warnings: list[str], source: str, known: dict[tuple[int, int], Any]) -> RequireTask | None:
+                  warnings: list[str], source: str,
+                  known: dict[tuple[int, int, str], tuple[RequireTask | None, bool]]) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
-    key = (id(r), id(u))  # timings are interned and outlive `known`
-    if key not in known:
-        known[key] = _require_parts(r, u)
-    parts = known[key]
-    if parts is None:
+    key = (id(r), id(u), upstream)  # timings are interned and outlive `known`
+    try:
+        task, clamped = known[key]
+    except KeyError:
+        found = _require_parts(r, u)
+        if found is None:
+            task, clamped = None, False
+        else:
+            session_time, loop_count, why, zones, clamped = found
+            task = RequireTask(task=upstream, upstream=upstream, session_time=session_time,
+                               loop_count=loop_count, why=why, zones=zones)
+        known[key] = task, clamped
+    if task is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
                    "schedules share no regular grid, so no upstream session can be derived")
         if config.unaligned == "error":
             raise ScheduleError(message + " (requires.unaligned: error)", source=source) from None
         warnings.append(f"{source}: {message}; no require> added (requires.unaligned: skip)")
         return None
-    session_time, loop_count, why, zones, clamped = parts
     if clamped:
         warnings.append(
             f"{source}: workflow {reader!r} ({describe(r)}, window {r.window}) reads {upstream!r} "
             f"({describe(u)}): part of its window lies after its run time, so those upstream sessions are "
             "not required (they have not started yet); consider window: previous")
-    return RequireTask(task=upstream, upstream=upstream, session_time=session_time, loop_count=loop_count,
-                       why=why, zones=zones)
+    return task  # one record for every reader of this upstream with the same timing
 
 
 @lru_cache(maxsize=4096)

@@ -17,18 +17,16 @@ a wall-clock operation converts the instant to wall time, works on the calendar,
 from __future__ import annotations
 
 import calendar
-import os
 import re
 import struct
-import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from gen.schedule import Grid
+from gen.tzfiles import tzif_bytes
 
 UTC = UTC
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
@@ -186,7 +184,7 @@ _NO_DST_RULE = re.compile(rb"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)[+-]?\d{1,2}(?:
 def _offset_never_changes_after(zone: str, seconds: int) -> bool:
     """True when the zone's TZif file (the one ZoneInfo reads) has no transition after `seconds` and its
     footer rule has no daylight saving time, so the offset is the same from then on. False when unsure."""
-    data = _tzif_bytes(zone)
+    data = tzif_bytes(zone)
     if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4] < ord("2"):
         return False
     try:
@@ -203,23 +201,6 @@ def _offset_never_changes_after(zone: str, seconds: int) -> bool:
     if len(footer) < 2 or footer[:1] != b"\n" or footer[-1:] != b"\n":
         return False
     return all(t <= seconds for t in times) and _NO_DST_RULE.fullmatch(footer[1:-1]) is not None
-
-
-def _tzif_bytes(zone: str) -> bytes | None:
-    """The TZif file ZoneInfo(zone) loads: the first match on zoneinfo.TZPATH, else the tzdata package."""
-    parts = zone.split("/")
-    if not zone or zone.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        return None
-    try:
-        for folder in zoneinfo.TZPATH:
-            path = os.path.join(folder, zone)
-            if os.path.isfile(path):
-                with open(path, "rb") as handle:
-                    return handle.read()
-        package = ".".join(["tzdata", "zoneinfo", *parts[:-1]])
-        return resources.files(package).joinpath(parts[-1]).read_bytes()
-    except (OSError, ImportError, ValueError):
-        return None
 
 
 def has_fixed_offset(zone: str) -> bool:

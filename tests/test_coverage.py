@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace as replace_struct
 
 from gen.config import parse_config
 from gen.coverage import check_coverage, coverage_lines, expected_nodes, workflow_selection
@@ -42,7 +43,7 @@ def in_folder(n: dict[str, Any], *folders: str) -> dict[str, Any]:
 
 def with_selects(plan: Plan, **selects: tuple[str, ...]) -> Plan:
     """The plan with some workflows' select lists replaced (what a template or plan bug would do)."""
-    return replace(plan, workflows=tuple(replace(w, selects=selects.get(w.name, w.selects))
+    return replace(plan, workflows=tuple(replace_struct(w, selects=selects.get(w.name, w.selects))
                                          for w in plan.workflows))
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace as replace_struct
 
 from gen.config import parse_config
 from gen.diff import diff_summaries
@@ -327,6 +328,6 @@ def test_plan_to_plan_diff(tmp_path: Path) -> None:
     assert [w.name for w in diff.removed] == ["b"]
     assert [a.workflow.name for a in diff.added] == ["c"]
     assert [n.model for n in diff.dropped] == ["b"]
-    no_requires = replace(plans[0], workflows=tuple(replace(w, requires=()) for w in plans[0].workflows))
+    no_requires = replace(plans[0], workflows=tuple(replace_struct(w, requires=()) for w in plans[0].workflows))
     assert diff_summaries(summarize_plan(plans[0]), summarize_plan(no_requires), now=NOW).changed[0] \
         .requires_removed == ("a",)
