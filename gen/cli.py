@@ -170,7 +170,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         if record:
             from gen import stamp
 
-            stamp.save(target, key=_record_key(inputs, target, result.manifest.file_sha256), tree=result.tree,
+            stamp.save(target, key=_record_key(inputs, target, result.manifest.file_sha256), digests=changes.digests,
                        foreign=changes.foreign, user_templates=inputs.templates or result.config.templates,
                        zones={result.config.timezone, *(w.timezone for w in result.plan.workflows)},
                        warnings=result.plan.warnings, notes=notes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import sys
@@ -40,6 +41,7 @@ class Changes:
     blocked: tuple[str, ...] = ()
     diffs: Mapping[str, str] = field(default_factory=dict)
     staged: tuple[tuple[str, str], ...] = ()  # (name in the staging folder, path in out/) of each write
+    digests: Mapping[str, str] = field(default_factory=dict)  # path -> sha256 of the tree's content
 
     @property
     def changed(self) -> bool:
@@ -145,6 +147,7 @@ class _Shard:
     blocked: list[str] = field(default_factory=list)
     diffs: dict[str, str] = field(default_factory=dict)
     staged: list[tuple[str, str]] = field(default_factory=list)  # (name in staging, path in out/)
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 def _classify(tree: Mapping[str, str], rels: list[str], existing: Mapping[str, tuple[str, bool, int]], *,
@@ -157,6 +160,7 @@ def _classify(tree: Mapping[str, str], rels: list[str], existing: Mapping[str, t
     for offset, rel in enumerate(rels):
         text = tree[rel]
         new = text.encode("utf-8")
+        shard.digests[rel] = hashlib.sha256(new).hexdigest()
         old = existing.get(rel)
         if old is None:
             shard.created.append(rel)
@@ -189,8 +193,10 @@ def _changes(shards: list[_Shard], tree: Mapping[str, str], existing: Mapping[st
              with_diff: bool) -> Changes:
     """Join the shards (in order) and add the files to delete (stale and ours) or leave (foreign)."""
     diffs: dict[str, str] = {}
+    digests: dict[str, str] = {}
     for shard in shards:
         diffs.update(shard.diffs)
+        digests.update(shard.digests)
     deleted, foreign = [], []
     for rel in sorted(set(existing) - set(tree)):
         path, is_link, _ = existing[rel]
@@ -204,7 +210,7 @@ def _changes(shards: list[_Shard], tree: Mapping[str, str], existing: Mapping[st
                    updated=tuple(r for s in shards for r in s.updated), deleted=tuple(deleted),
                    unchanged=tuple(r for s in shards for r in s.unchanged), foreign=tuple(foreign),
                    blocked=tuple(r for s in shards for r in s.blocked), diffs=dict(sorted(diffs.items())),
-                   staged=tuple(pair for s in shards for pair in s.staged))
+                   staged=tuple(pair for s in shards for pair in s.staged), digests=digests)
 
 
 def _folders(rels: list[str]) -> list[str]:

@@ -104,9 +104,10 @@ def _memoized(func: Callable[..., str]) -> Callable[..., str]:
 class RenderedTree(Mapping[str, str]):
     """Every file of the generated project, keyed by path relative to out/, sorted, timestamp-free.
 
-    The workflow files are rendered when first read, so the writer can spread the rendering of a large
-    project over processes (each renders the files it writes); the few other files are rendered up front.
-    Iterating gives the paths in sorted order, as a sorted dict would."""
+    The workflow files are rendered each time they are read, and not kept: the writer spreads the
+    rendering of a large project over processes (each renders the files it writes, then lets them go);
+    the few other files are rendered up front. Iterating gives the paths in sorted order, as a sorted
+    dict would."""
 
     def __init__(self, fixed: Mapping[str, str], workflows: Mapping[str, Any],
                  render: Callable[[Any], str], header: Callable[[Any], str]) -> None:
@@ -114,23 +115,16 @@ class RenderedTree(Mapping[str, str]):
         self._workflows = workflows
         self._render = render
         self._header = header
-        self._done: dict[str, str] = {}
         self._keys = sorted({*fixed, *workflows})
 
     def __getitem__(self, rel: str) -> str:
-        try:
-            return self._done[rel]
-        except KeyError:
-            pass
         if rel in self._fixed:
             return self._fixed[rel]
         workflow = self._workflows[rel]
         try:
-            text = f"# {self._header(workflow)}\n{self._render(workflow)}"
+            return f"# {self._header(workflow)}\n{self._render(workflow)}"
         except jinja2.TemplateError as e:
             raise TemplateError(f"template {getattr(e, 'name', None) or 'workflow.dig.j2'}: {e}") from e
-        self._done[rel] = text
-        return text
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)

@@ -108,7 +108,7 @@ def lookup(out: Path, key: str) -> Record | None:
     return record
 
 
-def save(out: Path, *, key: str, tree: Mapping[str, str], foreign: Iterable[str], user_templates: str | None,
+def save(out: Path, *, key: str, digests: Mapping[str, str], foreign: Iterable[str], user_templates: str | None,
          zones: Iterable[str], warnings: Iterable[str], notes: Iterable[str], summary: Iterable[str]) -> None:
     """Write the record of what was just written to out/ (quietly does nothing if it cannot)."""
     folders = template_folders(user_templates)
@@ -116,7 +116,7 @@ def save(out: Path, *, key: str, tree: Mapping[str, str], foreign: Iterable[str]
         key=key, reads={str(path): _file_digest(str(path)) for path in template_files(folders).values()},
         folders={folder: _folder_digest(folder) for folder in folders},
         zones={zone: _zone_digest(zone) for zone in sorted(set(zones))},
-        files={rel: hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in tree.items()},
+        files=dict(digests),
         foreign=sorted(foreign), warnings=list(warnings), notes=list(notes), summary=list(summary))
     path = record_path(out)
     try:

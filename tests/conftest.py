@@ -16,6 +16,13 @@ EXAMPLE = REPO / "examples" / "shop"
 TOOLS_BIN = Path(os.environ.get("GEN_TOOLS_BIN", REPO / ".tools" / "bin"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """gen's up-to-date records (gen.stamp) go to a folder of this test session, not ~/.cache/gen; gen
+    subprocesses inherit it."""
+    os.environ["GEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("gen-cache"))
+
+
 def node(name: str, *, deps: tuple[str, ...] = (), materialized: str = "table", meta: dict[str, Any] | None = None,
          tags: tuple[str, ...] = (), resource_type: str = "model", package: str = "shop",
          version: int | None = None, path: str | None = None, enabled: bool = True,
