@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+
+import msgspec
 
 from gen.config import K8S_KEYS, SETTING_KEYS, WINDOWS, Config, Rule, check_k8s_setting
 from gen.errors import GenError, MetaError
@@ -13,9 +14,9 @@ from gen.manifest import Node
 from gen.schedule import Schedule, parse_schedule, validate_timezone
 
 
-@dataclass(frozen=True, slots=True)
-class NodeSettings:
-    """What one node asks of the workflow that builds it, with where each value came from."""
+class NodeSettings(msgspec.Struct, frozen=True, gc=False):
+    """What one node asks of the workflow that builds it, with where each value came from (a frozen
+    msgspec Struct: one is made per node of the manifest)."""
 
     workflow: str
     enabled: bool
