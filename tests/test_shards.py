@@ -187,3 +187,16 @@ def test_blocked_files_found_by_a_child_stop_the_write(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"refusing to overwrite 1 file\(s\) gen did not write: w0028\.dig"):
         apply_tree(Rendered({r: t + "x" for r, t in files.items()}), out, jobs=3)
     assert _tree(out) == before
+
+
+def test_an_error_that_cannot_be_pickled_still_comes_back_as_text() -> None:
+    class Local(Exception):  # a class defined in a function cannot be pickled
+        pass
+
+    def work(k: int, n: int) -> int:
+        if k == 1:
+            raise Local("the template broke")
+        return k
+
+    with pytest.raises(RuntimeError, match="Local: the template broke"):
+        shards.run_shards(work, 2)
