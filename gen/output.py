@@ -55,21 +55,16 @@ def is_owned(data: bytes) -> bool:
     return any(HEADER_MARK.encode() in line for line in head)
 
 
+def owned_file(path: str) -> bool:
+    """True when the file at path carries gen's header (only its head is read)."""
+    return is_owned(_read(path, _HEAD))
+
+
 def compare_tree(tree: Mapping[str, str], out: Path, *, force: bool = False,
                  with_diff: bool = False, jobs: int = 0) -> Changes:
     """Classify every file: created, updated, deleted (stale and ours), unchanged, foreign (not ours)."""
     _check_out_dir(out)
-    existing = dict(_walk(out))
-    rels = list(tree)
-    inside = _Inside(out)
-    for rel in rels:
-        inside.check(rel)
-
-    def work(k: int, n: int) -> _Shard:
-        return _classify(tree, rels[k * len(rels) // n:(k + 1) * len(rels) // n], existing,
-                         force=force, with_diff=with_diff, staging=None)
-
-    return _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=with_diff)
+    return _compare(tree, out, dict(_walk(out)), force=force, with_diff=with_diff, staging=None, jobs=jobs)
 
 
 def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs: int = 0) -> Changes:
@@ -84,10 +79,6 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs:
     with _locked(out):
         _recover(out)
         existing = dict(_walk(out))
-        rels = list(tree)
-        inside = _Inside(out)
-        for rel in rels:
-            inside.check(rel)
         staging = staging_dir(out)
         shutil.rmtree(staging, ignore_errors=True)
         whole = new_folder and not existing
@@ -95,16 +86,11 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs:
             staging.mkdir()
             target = staging / "tree" if whole else staging
             target.mkdir(exist_ok=True)
-            folders = _folders(rels) if whole else [str(i) for i in range(len(rels) // _PER_FOLDER + 1)]
+            folders = _folders(list(tree)) if whole else [str(i) for i in range(len(tree) // _PER_FOLDER + 1)]
             for folder in folders:
                 (target / folder).mkdir()
-
-            def work(k: int, n: int) -> _Shard:
-                lo, hi = k * len(rels) // n, (k + 1) * len(rels) // n
-                return _classify(tree, rels[lo:hi], existing, force=force, with_diff=False,
-                                 staging=(target, whole, lo))
-
-            changes = _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=False)
+            changes = _compare(tree, out, existing, force=force, with_diff=False, staging=(target, whole),
+                               jobs=jobs)
             staged = changes.staged
             if changes.blocked:
                 raise OutputError(
@@ -148,6 +134,23 @@ class _Shard:
     diffs: dict[str, str] = field(default_factory=dict)
     staged: list[tuple[str, str]] = field(default_factory=list)  # (name in staging, path in out/)
     digests: dict[str, str] = field(default_factory=dict)
+
+
+def _compare(tree: Mapping[str, str], out: Path, existing: Mapping[str, tuple[str, bool, int]], *, force: bool,
+             with_diff: bool, staging: tuple[Path, bool] | None, jobs: int) -> Changes:
+    """compare_tree (and, with `staging`, the staging of every new or changed file) over the tree, cut
+    into contiguous shards run by run_shards."""
+    rels = list(tree)
+    inside = _Inside(out)
+    for rel in rels:
+        inside.check(rel)
+
+    def work(k: int, n: int) -> _Shard:
+        lo, hi = k * len(rels) // n, (k + 1) * len(rels) // n
+        return _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
+                         staging=None if staging is None else (*staging, lo))
+
+    return _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=with_diff)
 
 
 def _classify(tree: Mapping[str, str], rels: list[str], existing: Mapping[str, tuple[str, bool, int]], *,
@@ -200,7 +203,7 @@ def _changes(shards: list[_Shard], tree: Mapping[str, str], existing: Mapping[st
     deleted, foreign = [], []
     for rel in sorted(set(existing) - set(tree)):
         path, is_link, _ = existing[rel]
-        if not is_link and is_owned(_read(path, _HEAD)):
+        if not is_link and owned_file(path):
             deleted.append(rel)
             if with_diff:
                 diffs[rel] = _diff(rel, _read(path, None).decode("utf-8", "replace"), "")
@@ -253,7 +256,7 @@ def _sync(folder: Path, names: list[str]) -> None:
 
 
 _FSYNC_EACH_UP_TO = 32
-_PER_FOLDER = 500
+_PER_FOLDER = 500  # staged files of an update go into subfolders: creating one among tens of thousands costs more
 _HEAD = 600  # is_owned() looks at no more than this
 
 
