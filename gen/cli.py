@@ -142,6 +142,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         if record and _replay_if_up_to_date(inputs, target, quiet=quiet):
             return EXIT_OK
 
+        from gen import stamp
         from gen.output import Changes, apply_tree, compare_tree
         from gen.pipeline import generate
         from gen.report import foreign_note, summary
@@ -156,8 +157,6 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
                 preview = compare_tree(result.tree, target, force=force, with_diff=True, jobs=jobs)
                 click.echo("".join(preview.diffs.values()), nl=False)
             if record:
-                from gen import stamp
-
                 stamp.forget(target)
             changes = apply_tree(result.tree, target, force=force, jobs=jobs)
         notes = foreign_note(changes, out=str(target))
@@ -169,10 +168,8 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
             for line in summary(result.plan, changes, out=str(target), dry=dry):
                 click.echo(line, err=check)
         if record:
-            from gen import stamp
-
-            stamp.save(target, key=_record_key(inputs, target, result.manifest.file_sha256), digests=changes.digests,
-                       foreign=changes.foreign, user_templates=inputs.templates or result.config.templates,
+            stamp.save(target, key=_record_key(inputs, target, result.manifest.path, result.manifest.file_sha256),
+                       digests=changes.digests, foreign=changes.foreign, user_templates=result.templates,
                        zones={result.config.timezone, *(w.timezone for w in result.plan.workflows)},
                        warnings=result.plan.warnings, notes=notes,
                        summary=summary(result.plan, Changes(unchanged=tuple(result.tree), foreign=changes.foreign),
@@ -187,13 +184,13 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
     run_guarded(body, debug=ctx.obj["debug"])
 
 
-def _record_key(inputs: Any, target: Path, manifest_sha256: str) -> str:
+def _record_key(inputs: Any, target: Path, manifest: str, manifest_sha256: str) -> str:
     """The up-to-date record's key for this run's inputs (see gen.stamp)."""
     from gen import stamp
-    from gen.inputs import config_path, resolve_manifest
+    from gen.inputs import config_path
 
     return stamp.input_key(
-        manifest=str(resolve_manifest(inputs)), manifest_sha256=manifest_sha256, config=config_path(inputs),
+        manifest=manifest, manifest_sha256=manifest_sha256, config=config_path(inputs),
         options={"out": str(target), "project_dir": str(inputs.project_dir), "project_name": inputs.project_name,
                  "templates": inputs.templates, "config_given": inputs.config is not None})
 
@@ -205,8 +202,9 @@ def _replay_if_up_to_date(inputs: Any, target: Path, *, quiet: bool) -> bool:
 
     if not stamp.record_path(target).is_file():
         return False
-    digest = stamp.file_sha256(str(resolve_manifest(inputs)))
-    found = stamp.lookup(target, _record_key(inputs, target, digest)) if digest else None
+    manifest = str(resolve_manifest(inputs))
+    digest = stamp.file_sha256(manifest)
+    found = stamp.lookup(target, _record_key(inputs, target, manifest, digest)) if digest else None
     if found is None:
         return False
     for warning in found.warnings:

@@ -23,6 +23,7 @@ class Generated:
     config: Config
     plan: Plan
     tree: Mapping[str, str]
+    templates: str | None  # the user's template folder, if any
 
 
 def load_inputs(inputs: Inputs) -> tuple[Manifest, Config]:
@@ -36,5 +37,6 @@ def generate(inputs: Inputs) -> Generated:
     """Produce the whole Digdag project for a dbt project, in memory."""
     manifest, config = load_inputs(inputs)
     plan = plan_workflows(manifest, config)
-    tree = render_tree(plan, user_templates=inputs.templates or config.templates)
-    return Generated(manifest=manifest, config=config, plan=plan, tree=tree)
+    templates = inputs.templates or config.templates
+    tree = render_tree(plan, user_templates=templates)
+    return Generated(manifest=manifest, config=config, plan=plan, tree=tree, templates=templates)

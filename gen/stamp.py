@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gen import __version__
+from gen.output import listing, owned_file, staging_dir
 from gen.template_dirs import template_files, template_folders
 from gen.tzfiles import tzif_bytes
 
@@ -65,15 +66,10 @@ def input_key(*, manifest: str, manifest_sha256: str, config: Path, options: Map
     options that shape the output, gen's own code and the libraries' installed versions."""
     h = hashlib.sha256()
     for part in (f"format {FORMAT}", f"gen {__version__}", sys.version, manifest, manifest_sha256,
-                 str(config), _file_digest(str(config)), json.dumps(options, sort_keys=True, default=str),
+                 str(config), file_sha256(str(config)), json.dumps(options, sort_keys=True, default=str),
                  _code_digest(), *_library_versions()):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return h.hexdigest()
-
-
-def file_sha256(path: str) -> str:
-    """sha256 of a file's bytes ("" when it cannot be read)."""
-    return _file_digest(path)
 
 
 def lookup(out: Path, key: str) -> Record | None:
@@ -86,24 +82,22 @@ def lookup(out: Path, key: str) -> Record | None:
         record = Record(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if record.key != key or _staging_exists(out):
+    if record.key != key or os.path.lexists(staging_dir(out)):
         return None
-    if any(_file_digest(path) != digest for path, digest in record.reads.items()):
+    if any(file_sha256(path) != digest for path, digest in record.reads.items()):
         return None
     if any(_folder_digest(folder) != digest for folder, digest in record.folders.items()):
         return None
     if any(_zone_digest(zone) != digest for zone, digest in record.zones.items()):
         return None
-    from gen.output import is_owned, listing
-
     present = listing(out)
     if set(present) != set(record.files) | set(record.foreign):
         return None
     for rel, digest in record.files.items():
-        if present[rel] or _file_digest(os.path.join(out, rel)) != digest:
+        if present[rel] or file_sha256(os.path.join(out, rel)) != digest:
             return None
     for rel in record.foreign:  # still not ours: a file that now carries gen's header would be pruned
-        if not present[rel] and is_owned(_head(os.path.join(out, rel))):
+        if not present[rel] and _owned(os.path.join(out, rel)):
             return None
     return record
 
@@ -113,7 +107,7 @@ def save(out: Path, *, key: str, digests: Mapping[str, str], foreign: Iterable[s
     """Write the record of what was just written to out/ (quietly does nothing if it cannot)."""
     folders = template_folders(user_templates)
     record = Record(
-        key=key, reads={str(path): _file_digest(str(path)) for path in template_files(folders).values()},
+        key=key, reads={str(path): file_sha256(str(path)) for path in template_files(folders).values()},
         folders={folder: _folder_digest(folder) for folder in folders},
         zones={zone: _zone_digest(zone) for zone in sorted(set(zones))},
         files=dict(digests),
@@ -137,7 +131,8 @@ def forget(out: Path) -> None:
 # --- digests --------------------------------------------------------------------------------------
 
 
-def _file_digest(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes ("" when it cannot be read)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -189,15 +184,8 @@ def _zone_digest(zone: str) -> str:
     return hashlib.sha256(data).hexdigest() if data is not None else ""
 
 
-def _head(path: str) -> bytes:
+def _owned(path: str) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(600)
+        return owned_file(path)
     except OSError:
-        return b""
-
-
-def _staging_exists(out: Path) -> bool:
-    from gen.output import staging_dir
-
-    return os.path.lexists(staging_dir(out))
+        return False
