@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gen.errors import ConfigError, GenError
+from gen.errors import ConfigError, GenError, yaml_problem
 from gen.schedule import Schedule, parse_schedule, validate_timezone
 
 WINDOWS = ("current", "previous")
@@ -87,9 +87,7 @@ def load_config(path: Path | None, *, required: bool) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"invalid YAML{at}: {getattr(e, 'problem', None) or e}", source=where) from e
+        raise ConfigError(yaml_problem(e), source=where) from e
     if data is None:
         return Config(source=where)
     if not isinstance(data, dict):

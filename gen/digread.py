@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gen.errors import GenError, ProjectReadError
+from gen.errors import GenError, ProjectReadError, yaml_problem
 from gen.ir import Plan
 from gen.output import is_owned
 from gen.schedule import Schedule, parse_schedule
@@ -80,9 +80,7 @@ def read_workflow(name: str, text: str, *, where: str) -> WorkflowSummary:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ProjectReadError(f"invalid YAML{at}: {getattr(e, 'problem', None) or e}", source=where) from e
+        raise ProjectReadError(yaml_problem(e), source=where) from e
     if not isinstance(doc, dict):
         raise ProjectReadError("the top level is not a mapping", source=where)
     try:

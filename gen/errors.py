@@ -12,6 +12,13 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+def yaml_problem(e: Exception) -> str:
+    """A PyYAML error in one line: `invalid YAML at line N: <problem>`."""
+    mark = getattr(e, "problem_mark", None)
+    at = f" at line {mark.line + 1}" if mark else ""
+    return f"invalid YAML{at}: {getattr(e, 'problem', None) or e}"
+
+
 class GenError(Exception):
     """Base of every error gen reports to the user (exit code 2 unless a subclass says otherwise)."""
 

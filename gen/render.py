@@ -124,7 +124,7 @@ class RenderedTree(Mapping[str, str]):
         try:
             return f"# {self._header(workflow)}\n{self._render(workflow)}"
         except jinja2.TemplateError as e:
-            raise TemplateError(f"template {getattr(e, 'name', None) or 'workflow.dig.j2'}: {e}") from e
+            raise _template_error(e) from e
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -136,6 +136,10 @@ class RenderedTree(Mapping[str, str]):
         return rel in self._fixed or rel in self._workflows
 
 
+def _template_error(e: jinja2.TemplateError) -> TemplateError:
+    return TemplateError(f"template {getattr(e, 'name', None) or 'workflow.dig.j2'}: {e}")
+
+
 def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTree:
     """Every file of the generated project, keyed by path relative to out/ (see RenderedTree)."""
     env = make_environment(user_templates)
@@ -143,7 +147,7 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
     try:
         render = _renderer(env.get_template("workflow.dig.j2"), plan=plan, values_file=VALUES_FILE)
     except jinja2.TemplateError as e:
-        raise TemplateError(f"template {getattr(e, 'name', None) or 'workflow.dig.j2'}: {e}") from e
+        raise _template_error(e) from e
     fixed = {VALUES_FILE: f"# {header}\n" + _values_yaml(plan.chart_values)}
     for rel, text in _static_files(env):
         stamped = with_header(rel, text, header)
