@@ -17,6 +17,7 @@ run slows file creation on some file systems, which would measure the disk, not 
 from __future__ import annotations
 
 import argparse
+import compileall
 import itertools
 import json
 import os
@@ -67,6 +68,7 @@ class Row:
     peak_kb: int
     written: int
     rewritten: int
+    probe_us: float  # microseconds per file the last disk probe before the runs took
 
 
 def main() -> int:
@@ -78,6 +80,9 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    # gen is measured byte-compiled, as installing its wheel leaves it: an editable install compiles on
+    # first import, or on every run where PYTHONDONTWRITEBYTECODE is set.
+    compileall.compile_dir(REPO / "gen", quiet=1)
     gen = _gen_command()
     project = WORK / "project"
     project.mkdir(parents=True, exist_ok=True)
@@ -117,14 +122,18 @@ def _manifest(models: int, seed: int) -> tuple[Path, dict[str, int]]:
     return path, json.loads(counts_path.read_text(encoding="utf-8"))
 
 
+_PROBE_FILES = 2000
+
+
 def _wait_for_quiet_disk(probe_dir: Path, limit: float = 180.0) -> float:
     """Wait (up to `limit` seconds) until creating files is as fast as it gets on this disk.
 
     Deleting many files (a previous run's output, a test suite's tmp folders) keeps some file systems
     busy for tens of seconds afterwards (online discard, journal commits), and creating files costs
     many times more kernel time meanwhile; that would measure the disk's housekeeping, not gen.
-    Probes by creating 300 empty files, until three probes in a row (5 s apart) are quick; returns the
-    last probe's microseconds per file."""
+    Probes by creating 2,000 empty files (a few hundred can look quick while thousands are slow), kept
+    until the end, until three probes in a row (5 s apart) are quick; returns the last probe's
+    microseconds per file."""
     os.sync()
     start = time.monotonic()
     quiet = 0
@@ -132,9 +141,9 @@ def _wait_for_quiet_disk(probe_dir: Path, limit: float = 180.0) -> float:
         folder = probe_dir / str(len(list(probe_dir.iterdir())) if probe_dir.exists() else 0)
         folder.mkdir(parents=True)
         began = time.perf_counter()
-        for index in range(300):
+        for index in range(_PROBE_FILES):
             os.close(os.open(folder / str(index), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        per_file = (time.perf_counter() - began) / 300 * 1e6
+        per_file = (time.perf_counter() - began) / _PROBE_FILES * 1e6
         quiet = quiet + 1 if per_file < 120 else 0
         if quiet == 3 or time.monotonic() - start > limit:
             return per_file
@@ -143,7 +152,7 @@ def _wait_for_quiet_disk(probe_dir: Path, limit: float = 180.0) -> float:
 
 def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Path, runs_dir: Path) -> Row:
     path, counts = _manifest(models, args.seed)
-    _wait_for_quiet_disk(runs_dir / "probe")
+    probe_us = _wait_for_quiet_disk(runs_dir / "probe")
     print(f"{models} models: {counts['bytes'] / 1e6:.0f} MB manifest, {args.repeat} runs each", flush=True)
     orjson_runs, firsts, reruns, full_reruns, written, rewritten = [], [], [], [], [], []
     for rep in range(args.repeat):
@@ -167,7 +176,7 @@ def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Pat
     return Row(models=models, nodes=counts["nodes"], manifest_bytes=counts["bytes"], workflows=workflows,
                orjson=_median(orjson_runs), first=_median(firsts), rerun=_median(reruns),
                full_rerun=_median(full_reruns), peak_kb=max(r.peak_kb for r in firsts + reruns + full_reruns),
-               written=max(written), rewritten=max(rewritten))
+               written=max(written), rewritten=max(rewritten), probe_us=probe_us)
 
 
 def _run(cmd: list[str], *, cwd: Path) -> Run:
@@ -288,7 +297,11 @@ def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[f
               "the manifest decoded, the plan made, every file rendered and compared with out/; peak "
               "memory is the largest ru_maxrss of the gen runs and of any one of their processes (it "
               "includes the memory-mapped manifest; forked processes share the parent's memory "
-              "copy-on-write, and each is counted on its own).", ""]
+              "copy-on-write, and each is counted on its own).", "",
+              "Disk before each size's runs (creating an empty file, the last of three quick probes of "
+              f"{_PROBE_FILES:,} files): " + ", ".join(f"{r.probe_us:.0f} us at {r.models:,}" for r in rows)
+              + ". Creating files costs several times more for minutes after many were deleted nearby, on "
+              "some file systems; figures taken then measure the disk, not gen.", ""]
     lines += _targets(rows, baseline_kb)
     return "\n".join(lines) + "\n"
 
@@ -323,7 +336,9 @@ def _targets(rows: list[Row], baseline_kb: int) -> list[str]:
     above = ", ".join(f"{(r.peak_kb - baseline_kb) * 1024 / r.manifest_bytes:.2f}x at {r.models:,}" for r in rows)
     out.append(f"- peak memory under 3x the manifest: highest {worst.peak_kb * 1024 / worst.manifest_bytes:.2f}x "
                f"at {worst.models:,} models ({verdict}); `gen --version` alone peaks at {baseline_kb / 1024:.0f} MB "
-               f"(Python and gen's imports); what a run adds to that: {above}")
+               f"(Python and gen's imports); what a run adds to that: {above}; the orjson.loads reference "
+               "itself peaks at " + ", ".join(f"{r.orjson.peak_kb * 1024 / r.manifest_bytes:.2f}x at {r.models:,}"
+                                                for r in rows))
     return out
 
 

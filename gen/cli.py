@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tomllib
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +26,8 @@ def _pyproject_defaults() -> dict[str, Any]:
     path = Path("pyproject.toml")
     if not path.is_file():
         return {}
+    import tomllib  # here: most runs have no pyproject.toml to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -41,13 +41,19 @@ def _pyproject_defaults() -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in section.items()}
 
 
+def _print_traceback() -> None:
+    import traceback  # only for --debug
+
+    traceback.print_exc()
+
+
 def run_guarded(func: Callable[[], int], *, debug: bool) -> NoReturn:
     """Run a command body; map GenError to its exit code and anything else to 3 (traceback if --debug)."""
     try:
         code = func()
     except GenError as e:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -55,7 +61,7 @@ def run_guarded(func: Callable[[], int], *, debug: bool) -> NoReturn:
         sys.exit(130)
     except Exception as e:  # the one place that turns a bug into exit code 3
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code)

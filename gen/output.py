@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,8 +148,11 @@ def _compare(tree: Mapping[str, str], out: Path, existing: Mapping[str, tuple[st
 
     def work(k: int, n: int) -> _Shard:
         lo, hi = k * len(rels) // n, (k + 1) * len(rels) // n
-        return _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
-                         staging=None if staging is None else (*staging, lo))
+        # Shard 0 runs here, once the other shards are forked: the one place a thread may start.
+        flushed = staging[0] if staging is not None and k == 0 and len(rels) > _FSYNC_EACH_UP_TO else None
+        with _writing_behind(flushed):
+            return _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
+                             staging=None if staging is None else (*staging, lo))
 
     return _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=with_diff)
 
@@ -255,7 +259,35 @@ def _sync(folder: Path, names: list[str]) -> None:
             os.close(fd)
 
 
+@contextmanager
+def _writing_behind(folder: Path | None) -> Iterator[None]:
+    """While the shards stage files into `folder`, a thread has the kernel write them out (syncfs every
+    _WRITE_BEHIND_SECONDS), so the disk works while the processes render, and the sync that must come
+    before the rename finds little left to do. Errors are left to that sync, which reports them."""
+    syncfs = _syncfs() if folder is not None else None
+    if syncfs is None or folder is None:
+        yield
+        return
+    done = threading.Event()
+
+    def flush() -> None:
+        while not done.wait(_WRITE_BEHIND_SECONDS):
+            try:
+                syncfs(folder)
+            except OSError:
+                return
+
+    thread = threading.Thread(target=flush, name="gen-write-behind", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 _FSYNC_EACH_UP_TO = 32
+_WRITE_BEHIND_SECONDS = 0.1
 _PER_FOLDER = 500  # staged files of an update go into subfolders: creating one among tens of thousands costs more
 _HEAD = 600  # is_owned() looks at no more than this
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict
-from functools import lru_cache
 from typing import Any
 
 from gen import __version__
@@ -61,7 +60,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     interned: dict[Timing, Timing] = {}
     timings = {name: interned.setdefault(timing, timing) for name in order
                for timing in (_timing(shared[name]),)}
-    parts: dict[tuple[int, int, str], tuple[RequireTask | None, bool]] = {}
+    known: _Known = ({}, {})
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
     workflows = []
@@ -69,10 +68,11 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         requires = []
         upstreams = tuple(sorted(edges.get(name, ())))
         for upstream in upstreams:
-            task = _require_task(name, upstream, timings, config, warnings, manifest.path, parts)
+            task = _require_task(name, upstream, timings, config, warnings, manifest.path, known)
             if task is not None:
                 requires.append(task)
-        uids = sorted(groups[name], key=lambda u: selectors[u])
+        members = groups[name]
+        uids = sorted(members, key=selectors.__getitem__) if len(members) > 1 else members
         first = settings[uids[0]]
         k8s = dict(k8s_defaults)
         k8s.update(first.k8s)
@@ -164,22 +164,31 @@ def _timing(settings: NodeSettings) -> Timing:
                   delay_seconds=schedule.delay_seconds if schedule else 0, window=settings.window)
 
 
+_Parts = tuple[str, str | None, str, tuple[str, ...], bool]
+# What plan_workflows has worked out: the parts of each pair of timings, and the task of each pair and
+# upstream. Keys hold ids: timings are interned and outlive these (hashing a Timing costs more).
+_Known = tuple[dict[tuple[int, int], _Parts | None], dict[tuple[int, int, str], tuple[RequireTask | None, bool]]]
+
+
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
-                  warnings: list[str], source: str,
-                  known: dict[tuple[int, int, str], tuple[RequireTask | None, bool]]) -> RequireTask | None:
+                  warnings: list[str], source: str, known: _Known) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
-    key = (id(r), id(u), upstream)  # timings are interned and outlive `known`
+    pairs, tasks = known
+    key = (id(r), id(u), upstream)
     try:
-        task, clamped = known[key]
+        task, clamped = tasks[key]
     except KeyError:
-        found = _require_parts(r, u)
+        try:
+            found = pairs[key[:2]]
+        except KeyError:
+            found = pairs[key[:2]] = _require_parts(r, u)
         if found is None:
             task, clamped = None, False
         else:
             session_time, loop_count, why, zones, clamped = found
             task = RequireTask(task=upstream, upstream=upstream, session_time=session_time,
                                loop_count=loop_count, why=why, zones=zones)
-        known[key] = task, clamped
+        tasks[key] = task, clamped
     if task is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
                    "schedules share no regular grid, so no upstream session can be derived")
@@ -195,8 +204,7 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
     return task  # one record for every reader of this upstream with the same timing
 
 
-@lru_cache(maxsize=4096)
-def _require_parts(r: Timing, u: Timing) -> tuple[str, str | None, str, tuple[str, ...], bool] | None:
+def _require_parts(r: Timing, u: Timing) -> _Parts | None:
     """What a require> from a reader timed r to an upstream timed u says, the same for every such pair:
     (session_time, loop_count, why, zones, clamped), or None when the two share no grid."""
     try:

@@ -23,6 +23,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dbt,test]'
   echo "$want" > "$stamp"
 fi
+# Byte-compile gen as installing a wheel does: an editable install leaves that to the first import,
+# which never happens where PYTHONDONTWRITEBYTECODE is set (every run would compile gen again).
+.venv/bin/python -m compileall -q gen >/dev/null
 bash scripts/install-kube-tools.sh
 # Graphviz renders `gen graph --format svg|png` (tests use it); Debian's package.
 if ! command -v dot >/dev/null; then

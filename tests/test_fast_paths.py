@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from gen import escape, output
 from gen.config import parse_config
-from gen.errors import CycleError
+from gen.errors import CycleError, OutputError
 from gen.graph import order_workflows
 from gen.manifest import load_manifest
 from gen.render import _json_block, _memoized
@@ -138,6 +140,7 @@ def test_many_files_are_staged_in_folders_and_synced_once(tmp_path: Path, monkey
         pytest.skip("no syncfs on this platform")
     monkeypatch.setattr(output, "_SYNCFS", [lambda folder: (synced.append(folder), real(folder))])
     monkeypatch.setattr(output.os, "fsync", lambda fd: pytest.fail("fsync per file"))
+    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 3600)  # the final sync only
     tree = {f"w{i:04d}.dig": H + f"{i}\n" for i in range(1200)} | {"scripts/run.sh": H + "x\n"}
     out = tmp_path / "out"
     changes = output.apply_tree(tree, out)
@@ -145,6 +148,53 @@ def test_many_files_are_staged_in_folders_and_synced_once(tmp_path: Path, monkey
     assert {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()} == tree
     assert os.stat(out / "scripts" / "run.sh").st_mode & 0o777 == 0o755
     assert os.stat(out / "w0001.dig").st_mode & 0o777 == 0o644
+    assert not list(tmp_path.glob(".out.gen-staging*"))
+
+
+class _SlowTree(dict):  # type: ignore[type-arg]
+    """A tree whose files take a while to render, as a large project's do."""
+
+    def __getitem__(self, rel: str) -> str:
+        time.sleep(0.002)
+        return str(super().__getitem__(rel))
+
+
+def test_files_are_written_out_while_the_rest_are_still_rendering(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = output._syncfs()
+    if real is None:
+        pytest.skip("no syncfs on this platform")
+    staged_then: list[int] = []
+    staging = output.staging_dir(tmp_path / "out") / "tree"
+
+    def syncfs(folder: Path) -> None:
+        assert folder == staging
+        staged_then.append(sum(1 for p in folder.rglob("*.dig")))
+        real(folder)
+
+    monkeypatch.setattr(output, "_SYNCFS", [syncfs])
+    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 0.01)
+    tree = _SlowTree({f"w{i:03d}.dig": H + f"{i}\n" for i in range(300)})
+    changes = output.apply_tree(tree, tmp_path / "out", jobs=1)
+    assert len(changes.created) == 300
+    # Flushes ran while files were still being staged, and the last one after all of them were.
+    assert any(0 < n < 300 for n in staged_then[:-1]) and staged_then[-1] == 300
+    assert {p.name: p.read_text() for p in (tmp_path / "out").iterdir()} == dict(tree.items())
+
+
+def test_a_failing_write_behind_leaves_the_error_to_the_final_sync(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls: list[Path] = []
+
+    def syncfs(folder: Path) -> None:
+        calls.append(folder)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(output, "_SYNCFS", [syncfs])
+    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 0.01)
+    tree = _SlowTree({f"w{i:03d}.dig": H + f"{i}\n" for i in range(100)})
+    with pytest.raises(OutputError, match=r"cannot stage the new files \(Input/output error\); out/ was left"):
+        output.apply_tree(tree, tmp_path / "out", jobs=1)
+    assert len(calls) >= 2  # the thread stopped at its first failure; the final sync raised it again
+    assert not list((tmp_path / "out").rglob("*"))
     assert not list(tmp_path.glob(".out.gen-staging*"))
 
 
