@@ -38,6 +38,10 @@ import synth
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / "_work"
 RESULTS = REPO / "bench" / "results.md"
+CLEANED = WORK / "last-cleanup"  # when a run last deleted its output folders (epoch seconds)
+# ext4 without a journal does not reuse inode numbers freed in the last 5 minutes: creating thousands of
+# files meanwhile, next to thousands just deleted, costs several times more kernel time per file.
+INODE_REUSE_SECONDS = 300
 ORJSON = "import sys, orjson\nwith open(sys.argv[1], 'rb') as f:\n    orjson.loads(f.read())\n"
 _SUMMARY = re.compile(r"create (\d+), update (\d+), delete (\d+) file\(s\)|up to date \((\d+) files?\)")
 
@@ -98,6 +102,7 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(runs_dir, ignore_errors=True)
+            CLEANED.write_text(f"{time.time():.0f}\n", encoding="utf-8")
     text = _report(rows, load_before, os.getloadavg(), args, baseline_kb)
     args.results.write_text(text, encoding="utf-8")
     print(f"\nwrote {args.results.relative_to(REPO) if args.results.is_relative_to(REPO) else args.results}")
@@ -128,13 +133,23 @@ _PROBE_FILES = 2000
 def _wait_for_quiet_disk(probe_dir: Path, limit: float = 180.0) -> float:
     """Wait (up to `limit` seconds) until creating files is as fast as it gets on this disk.
 
-    Deleting many files (a previous run's output, a test suite's tmp folders) keeps some file systems
-    busy for tens of seconds afterwards (online discard, journal commits), and creating files costs
-    many times more kernel time meanwhile; that would measure the disk's housekeeping, not gen.
+    Deleting many files (a previous run's output, a test suite's tmp folders) slows creating files for
+    minutes afterwards on some file systems (ext4 without a journal skips inode numbers freed in the last
+    5 minutes, one by one; online discard), at many times the kernel time per file; that would measure
+    the disk's housekeeping, not gen. So this first waits out 5 minutes since the last benchmark deleted
+    its output folders.
     Probes by creating 2,000 empty files (a few hundred can look quick while thousands are slow), kept
     until the end, until three probes in a row (5 s apart) are quick; returns the last probe's
     microseconds per file."""
     os.sync()
+    try:
+        since = time.time() - float(CLEANED.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        since = INODE_REUSE_SECONDS
+    if since < INODE_REUSE_SECONDS:
+        print(f"waiting {INODE_REUSE_SECONDS - since:.0f} s: the last benchmark deleted its output "
+              f"{since:.0f} s ago", flush=True)
+        time.sleep(INODE_REUSE_SECONDS - since)
     start = time.monotonic()
     quiet = 0
     while True:
@@ -300,8 +315,9 @@ def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[f
               "copy-on-write, and each is counted on its own).", "",
               "Disk before each size's runs (creating an empty file, the last of three quick probes of "
               f"{_PROBE_FILES:,} files): " + ", ".join(f"{r.probe_us:.0f} us at {r.models:,}" for r in rows)
-              + ". Creating files costs several times more for minutes after many were deleted nearby, on "
-              "some file systems; figures taken then measure the disk, not gen.", ""]
+              + ". Creating files costs several times more for minutes after many were deleted nearby on "
+              "some file systems (ext4 without a journal does not reuse inode numbers freed in the last 5 "
+              "minutes); figures taken then measure the disk, not gen.", ""]
     lines += _targets(rows, baseline_kb)
     return "\n".join(lines) + "\n"
 

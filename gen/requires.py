@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import re
 import struct
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -210,12 +211,15 @@ def has_fixed_offset(zone: str) -> bool:
 
 def _off(zone: str, ms: int) -> int:
     first, changes = offset_table(zone)
-    off = first
-    for at, value in changes:
-        if at > ms:
-            break
-        off = value
-    return off
+    if not changes:
+        return first
+    index = bisect_right(_change_times(zone), ms)  # the changes at or before ms
+    return changes[index - 1][1] if index else first
+
+
+@lru_cache(maxsize=512)
+def _change_times(zone: str) -> tuple[int, ...]:
+    return tuple(at for at, _ in offset_table(zone)[1])
 
 
 def _wall(zone: str, ms: int) -> int:
@@ -231,15 +235,14 @@ def _inst(zone: str, wall: int) -> int:
 
 def _cal(wall: int, amount: int, unit: str) -> int:
     """Calendar arithmetic on a wall-clock epoch-ms value (months clamp the day, as moment does)."""
+    if unit == "days":  # a wall-clock day is always 24 hours long (wall time has no DST)
+        return wall + amount * _DAY_MS
+    if unit == "weeks":
+        return wall + amount * 7 * _DAY_MS
     d = datetime(1970, 1, 1) + timedelta(milliseconds=wall)
-    if unit == "days":
-        d += timedelta(days=amount)
-    elif unit == "weeks":
-        d += timedelta(days=7 * amount)
-    else:
-        month = d.month - 1 + amount
-        year, month = d.year + month // 12, month % 12 + 1
-        d = d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
+    month = d.month - 1 + amount
+    year, month = d.year + month // 12, month % 12 + 1
+    d = d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
     return int((d - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
 
 
