@@ -84,19 +84,21 @@ def _memoized(func: Callable[..., str]) -> Callable[..., str]:
             except KeyError:
                 result = by_text[value] = func(value)
                 return result
-        key = (type(value), tuple(value) if type(value) is list else value, args)
-        try:
-            return by_value[key]
-        except KeyError:
-            result = by_value[key] = func(value, *args)
-            return result
-        except TypeError:  # unhashable (a mapping, nested lists)
-            seen = by_identity.get((id(value), args))
-            if seen is not None and seen[0] is value:
-                return seen[1]
-            result = func(value, *args)
-            by_identity[(id(value), args)] = (value, result)
-            return result
+        if type(value) is not dict:
+            key = (type(value), tuple(value) if type(value) is list else value, args)
+            try:
+                return by_value[key]
+            except KeyError:
+                result = by_value[key] = func(value, *args)
+                return result
+            except TypeError:  # unhashable (nested lists, other mappings)
+                pass
+        seen = by_identity.get((id(value), args))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        result = func(value, *args)
+        by_identity[(id(value), args)] = (value, result)
+        return result
 
     return filtered
 
