@@ -1,5 +1,5 @@
 """The dbt node graph: table-to-table dependencies with ephemeral models contracted, workflow-level
-edges, cycle detection and a stable topological order.
+edges and cycle detection.
 
 Plain dict walks do the work, because a manifest has tens of thousands of nodes; networkx is imported
 only to name the cycle when there is one.
@@ -7,7 +7,6 @@ only to name the cycle when there is one.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -81,26 +80,23 @@ def _passes_through(node: Node) -> bool:
     return node.resource_type == "model" and node.materialized == "ephemeral" and node.enabled
 
 
-def order_workflows(edges: Mapping[str, set[str]], names: Iterable[str], *, source: str) -> list[str]:
-    """Topological order of workflows (upstream first, ties by name); a cycle is a CycleError."""
+def check_workflow_cycles(edges: Mapping[str, set[str]], names: Iterable[str], *, source: str) -> None:
+    """A CycleError naming the cycle when workflows read from each other in a circle (through grouping)."""
     names = list(names)
     preds: dict[str, list[str]] = {name: [] for name in names}
     pairs = [(upstream, reader) for reader, upstreams in edges.items() for upstream in upstreams]
     for upstream, reader in pairs:  # (a set of upstreams per reader: no pair twice)
         preds.setdefault(upstream, [])
         preds.setdefault(reader, []).append(upstream)
-    order = _topological(preds, smallest_first=True)
-    if order is None:
+    if _topological(preds) is None:
         path = _cycle_path(names, pairs)
         raise CycleError(f"grouping makes workflows depend on each other in a cycle: {path}; "
                          "change meta.digdag.workflow so that no workflow reads from one that reads from it",
                          source=source)
-    return order
 
 
-def _topological(preds: Mapping[str, list[str]], *, smallest_first: bool = False) -> list[str] | None:
-    """Kahn's algorithm over {node: its parents}; None when there is a cycle. With smallest_first, the
-    order is the lexicographically smallest one (each step takes the smallest ready name)."""
+def _topological(preds: Mapping[str, list[str]]) -> list[str] | None:
+    """Kahn's algorithm over {node: its parents}; None when there is a cycle."""
     children: dict[str, list[str]] = {uid: [] for uid in preds}
     waiting: dict[str, int] = {}
     for uid, parents in preds.items():
@@ -109,23 +105,13 @@ def _topological(preds: Mapping[str, list[str]], *, smallest_first: bool = False
             children[parent].append(uid)
     ready = [uid for uid, count in waiting.items() if count == 0]
     order: list[str] = []
-    if smallest_first:
-        heapq.heapify(ready)
-        while ready:
-            uid = heapq.heappop(ready)
-            order.append(uid)
-            for child in children[uid]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    heapq.heappush(ready, child)
-    else:
-        while ready:
-            uid = ready.pop()
-            order.append(uid)
-            for child in children[uid]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    ready.append(child)
+    while ready:
+        uid = ready.pop()
+        order.append(uid)
+        for child in children[uid]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
     return order if len(order) == len(preds) else None
 
 

@@ -10,7 +10,7 @@ from gen import __version__
 from gen.config import Config
 from gen.errors import ConfigError, PlanError, ScheduleError
 from gen.escape import uncarriable
-from gen.graph import build_graph, order_workflows
+from gen.graph import build_graph, check_workflow_cycles
 from gen.ir import Plan, RequireTask, Workflow
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node, nodes_digest
 from gen.naming import job_slug, workflow_name
@@ -52,19 +52,19 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         for parent in parents:
             if owner[parent] != owner[uid]:
                 edges[owner[uid]].add(owner[parent])
-    order = order_workflows(edges, groups, source=manifest.path)
+    check_workflow_cycles(edges, groups, source=manifest.path)
     warnings = list(manifest.warnings) + list(node_graph.warnings)
     selectors = _selectors(manifest, settings)
-    shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in order}
+    shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in groups}
     # Equal timings become one object, so the require> of each pair of timings is worked out once.
     interned: dict[Timing, Timing] = {}
-    timings = {name: interned.setdefault(timing, timing) for name in order
+    timings = {name: interned.setdefault(timing, timing) for name in groups
                for timing in (_timing(shared[name]),)}
     known: _Known = ({}, {})
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
     workflows = []
-    for name in sorted(order):
+    for name in sorted(groups):
         requires = []
         upstreams = tuple(sorted(edges.get(name, ())))
         for upstream in upstreams:

@@ -40,20 +40,32 @@ def default_workflow(node: Node, root_project: str) -> str:
 
 def rule_matches(rule: Rule, node: Node) -> bool:
     """True when every criterion of the rule holds for the node."""
-    for key, wanted in rule.match.items():
-        if key == "tag" and not set(wanted) & set(node.tags):
-            return False
-        if key == "path" and not any(fnmatchcase(node.file, pattern) for pattern in wanted):
-            return False
-        if key == "folder" and not any(node.file.startswith(f.rstrip("/") + "/") for f in wanted):
-            return False
-        if key == "name" and not any(fnmatchcase(node.name, pattern) for pattern in wanted):
-            return False
-        if key == "resource_type" and node.resource_type not in wanted:
-            return False
-        if key == "package" and node.package not in wanted:
-            return False
-    return True
+    return rule_matcher(rule)(node)
+
+
+def rule_matcher(rule: Rule) -> Callable[[Node], bool]:
+    """A function telling whether a node meets every criterion of the rule; the criteria are prepared
+    once, for matching many nodes."""
+    checks = [_criterion(key, wanted) for key, wanted in rule.match.items()]
+    return lambda node: all(check(node) for check in checks)
+
+
+def _criterion(key: str, wanted: tuple[str, ...]) -> Callable[[Node], bool]:
+    if key == "tag":
+        tags = frozenset(wanted)
+        return lambda node: not tags.isdisjoint(node.tags)
+    if key == "path":
+        return lambda node: any(fnmatchcase(node.file, pattern) for pattern in wanted)
+    if key == "folder":
+        prefixes = tuple(f.rstrip("/") + "/" for f in wanted)
+        return lambda node: node.file.startswith(prefixes)
+    if key == "name":
+        return lambda node: any(fnmatchcase(node.name, pattern) for pattern in wanted)
+    if key == "resource_type":
+        return lambda node: node.resource_type in wanted
+    if key == "package":
+        return lambda node: node.package in wanted
+    return lambda node: True  # (config validation admits no other key)
 
 
 def resolve_settings(node: Node, config: Config, *, root_project: str) -> NodeSettings:
@@ -112,9 +124,10 @@ def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], 
     """resolve_settings for many nodes: a node that no rule matches and that has no meta.digdag gets
     the defaults, which are validated once (the first such node raises what resolve_settings would)."""
     defaults: list[NodeSettings] = []
+    matchers = [rule_matcher(rule) for rule in config.rules]
 
     def resolve(node: Node) -> NodeSettings:
-        if node.digdag or any(rule_matches(rule, node) for rule in config.rules):
+        if node.digdag or any(matches(node) for matches in matchers):
             return resolve_settings(node, config, root_project=root_project)
         if not defaults:
             defaults.append(resolve_settings(node, config, root_project=root_project))

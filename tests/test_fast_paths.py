@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from gen import escape, output
 from gen.config import parse_config
 from gen.errors import CycleError, OutputError
-from gen.graph import order_workflows
+from gen.graph import check_workflow_cycles
 from gen.manifest import load_manifest
 from gen.render import _json_block, _memoized
 from gen.requires import offset_table
-from gen.settings import resolve_settings, settings_resolver
+from gen.settings import resolve_settings, rule_matches, settings_resolver
 from tests.conftest import FIXTURES, manifest_dict, node
 
 
@@ -78,7 +78,7 @@ names = st.text(alphabet="abcdef", min_size=1, max_size=3)
 
 @settings(max_examples=200, deadline=None)
 @given(edges=st.dictionaries(names, st.sets(names, max_size=4), max_size=12), extra=st.sets(names, max_size=6))
-def test_workflow_order_and_cycles_match_networkx(edges: dict[str, set[str]], extra: set[str]) -> None:
+def test_workflow_cycles_match_networkx(edges: dict[str, set[str]], extra: set[str]) -> None:
     edges = {reader: {u for u in upstreams if u != reader} for reader, upstreams in edges.items()}
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(extra))
@@ -86,12 +86,12 @@ def test_workflow_order_and_cycles_match_networkx(edges: dict[str, set[str]], ex
         for upstream in upstreams:
             graph.add_edge(upstream, reader)
     if nx.is_directed_acyclic_graph(graph):
-        assert order_workflows(edges, sorted(extra), source="m") == list(nx.lexicographical_topological_sort(graph))
+        check_workflow_cycles(edges, sorted(extra), source="m")  # no error
     else:
         cycle = nx.find_cycle(graph)
         path = " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
         with pytest.raises(CycleError, match=f"cycle: {path};"):
-            order_workflows(edges, sorted(extra), source="m")
+            check_workflow_cycles(edges, sorted(extra), source="m")
 
 
 @given(st.lists(st.text(max_size=8), min_size=1, max_size=5), st.integers(0, 8))
@@ -118,16 +118,45 @@ def test_memoized_filters_tell_equal_values_of_other_types_apart() -> None:
 
 def test_settings_for_many_nodes_match_one_by_one(tmp_path: Path) -> None:
     nodes = [node(f"m{i}", meta={"schedule": {"daily>": "01:00:00"}} if i % 3 == 0 else None,
-                  tags=("nightly",) if i % 4 == 0 else (), package="shop" if i % 5 else "utils")
-             for i in range(20)]
+                  tags=("nightly",) if i % 4 == 0 else (), package="shop" if i % 5 else "utils",
+                  resource_type="seed" if i % 7 == 0 else "model",
+                  path=f"models/{'marts/finance' if i % 2 else 'marts/finance_old'}/m{i}.sql" if i % 6 else None)
+             for i in range(40)]
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(manifest_dict(*nodes)))
     manifest = load_manifest(path)
-    config = parse_config({"timezone": "Asia/Tokyo", "window": "previous",
-                           "rules": [{"match": {"tag": "nightly"}, "namespace": "night"}]}, where="gen.yml")
+    rules = [{"match": {"tag": "nightly"}, "namespace": "night"},
+             {"match": {"folder": "models/marts/finance/"}, "timeout_seconds": 60},
+             {"match": {"path": "models/*/finance_old/*.sql", "name": ["m1*", "m2?"]}, "namespace": "old"},
+             {"match": {"resource_type": "seed", "package": "utils"}, "enabled": False}]
+    config = parse_config({"timezone": "Asia/Tokyo", "window": "previous", "rules": rules}, where="gen.yml")
     resolve = settings_resolver(config, root_project="shop")
+    outcomes = set()
     for n in manifest.nodes.values():
         assert resolve(n) == resolve_settings(n, config, root_project="shop")
+        outcomes.add(tuple(rule_matches(rule, n) for rule in config.rules))
+    assert len(outcomes) >= 6  # the rules match different nodes, each alone and together
+
+
+def test_each_match_criterion_of_a_rule(tmp_path: Path) -> None:
+    nodes = [node("a", tags=("nightly",), path="models/marts/finance/a.sql"),
+             node("b", path="models/marts/finance_old/b.sql"),
+             node("c", resource_type="seed", package="utils")]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest_dict(*nodes)))
+    manifest = load_manifest(path)
+    config = parse_config({"rules": [
+        {"match": {"tag": ["nightly", "hourly"]}, "namespace": "x"},
+        {"match": {"folder": "models/marts/finance/"}, "namespace": "x"},  # b's folder only starts alike
+        {"match": {"path": "models/*/finance_old/*.sql"}, "namespace": "x"},
+        {"match": {"name": ["a", "c*"]}, "namespace": "x"},
+        {"match": {"resource_type": "seed", "package": "utils"}, "namespace": "x"},
+        {"match": {"resource_type": "seed", "package": "shop"}, "namespace": "x"},
+    ]}, where="gen.yml")
+    table = {n.name: [rule_matches(rule, n) for rule in config.rules] for n in manifest.nodes.values()}
+    assert table == {"a": [True, True, False, True, False, False],
+                     "b": [False, False, True, False, False, False],
+                     "c": [False, False, False, True, True, False]}
 
 
 H = "# Generated by gen 0.1.0 (manifest abc). Do not edit.\n"
