@@ -7,7 +7,7 @@ For each size it builds a synthetic manifest (bench/synth.py), then, each in a f
 It records wall time, CPU time and peak memory (ru_maxrss) of each process, interleaving the
 repetitions so background load hits all of them alike, and writes the medians to bench/results.md.
 
-    .venv/bin/python bench/run.py [--sizes 1000,10000,50000] [--repeat 3] [--keep]
+    .venv/bin/python bench/run.py [--sizes 1000,10000,50000] [--repeat 5] [--keep]
 
 Manifests are cached in bench/_work/ (rebuilt when synth.py changes); output folders are removed at
 the end unless --keep. Every output folder is new: deleting thousands of files right before a timed
@@ -78,7 +78,7 @@ class Row:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,50000", help="model counts, comma separated")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the median is kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (the median is kept)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the output folders in bench/_work/")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
@@ -276,7 +276,7 @@ def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[f
         "",
         "Written by `make bench` (`.venv/bin/python bench/run.py"
         + (f" --sizes {args.sizes}" if args.sizes != "1000,10000,50000" else "")
-        + (f" --repeat {args.repeat}" if args.repeat != 3 else "") + "`); "
+        + (f" --repeat {args.repeat}" if args.repeat != 5 else "") + "`); "
         f"median of {args.repeat} runs, each a fresh process. Synthetic manifests from bench/synth.py "
         f"(seed {args.seed}): layered staging / intermediate / marts models with 1-6 parents, "
         "generic tests, ephemeral and incremental models, a few hourly and daily schedules and groups, "
