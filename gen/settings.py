@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -68,13 +68,14 @@ def _criterion(key: str, wanted: tuple[str, ...]) -> Callable[[Node], bool]:
     return lambda node: True  # (config validation admits no other key)
 
 
-def resolve_settings(node: Node, config: Config, *, root_project: str) -> NodeSettings:
-    """Merge defaults, rules and meta.digdag for one node, validating each value where it was written."""
+def resolve_settings(node: Node, config: Config, *, root_project: str,
+                     matched: Sequence[Rule] | None = None) -> NodeSettings:
+    """Merge defaults, rules and meta.digdag for one node, validating each value where it was written.
+    `matched`: the rules that match the node, in order, when the caller has already found them."""
     raw: dict[str, tuple[Any, str]] = {}
-    for rule in config.rules:
-        if rule_matches(rule, node):
-            for key, value in rule.settings.items():
-                raw[key] = (value, f"{config.source or 'gen.yml'}: rules[{rule.index}]")
+    for rule in matched if matched is not None else [r for r in config.rules if rule_matches(r, node)]:
+        for key, value in rule.settings.items():
+            raw[key] = (value, f"{config.source or 'gen.yml'}: rules[{rule.index}]")
     meta_where = f"{node.origin}: {node.resource_type} {node.label}: meta.digdag"
     if "__invalid__" in node.digdag:
         raise MetaError(f"meta.digdag must be a mapping, got {node.digdag['__invalid__']!r}",
@@ -124,11 +125,12 @@ def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], 
     """resolve_settings for many nodes: a node that no rule matches and that has no meta.digdag gets
     the defaults, which are validated once (the first such node raises what resolve_settings would)."""
     defaults: list[NodeSettings] = []
-    matchers = [rule_matcher(rule) for rule in config.rules]
+    matchers = [(rule, rule_matcher(rule)) for rule in config.rules]
 
     def resolve(node: Node) -> NodeSettings:
-        if node.digdag or any(matches(node) for matches in matchers):
-            return resolve_settings(node, config, root_project=root_project)
+        matched = [rule for rule, matches in matchers if matches(node)]
+        if node.digdag or matched:
+            return resolve_settings(node, config, root_project=root_project, matched=matched)
         if not defaults:
             defaults.append(resolve_settings(node, config, root_project=root_project))
             return defaults[0]
