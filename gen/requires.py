@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 from gen.schedule import Grid
 from gen.tzfiles import tzif_bytes
 
-UTC = UTC
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
 _ABSOLUTE_MS = {"minutes": 60_000, "hours": 3_600_000}
 _DAY_MS = 86_400_000
