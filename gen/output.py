@@ -148,20 +148,21 @@ def _compare(tree: Mapping[str, str], out: Path, existing: Mapping[str, tuple[st
 
     def work(k: int, n: int) -> _Shard:
         lo, hi = k * len(rels) // n, (k + 1) * len(rels) // n
+        shard = _Shard()
         # Shard 0 runs here, once the other shards are forked: the one place a thread may start.
         flushed = staging[0] if staging is not None and k == 0 and len(rels) > _FSYNC_EACH_UP_TO else None
-        with _writing_behind(flushed):
-            return _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
-                             staging=None if staging is None else (*staging, lo))
+        with _writing_behind(flushed, lambda: len(shard.staged)):
+            _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
+                      staging=None if staging is None else (*staging, lo), shard=shard)
+        return shard
 
     return _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=with_diff)
 
 
 def _classify(tree: Mapping[str, str], rels: list[str], existing: Mapping[str, tuple[str, bool, int]], *,
-              force: bool, with_diff: bool, staging: tuple[Path, bool, int] | None) -> _Shard:
-    """Compare each file with out/; with `staging` (folder, final layout?, index of rels[0]), also write
-    each new or changed file there. Reading tree[rel] is what renders a workflow."""
-    shard = _Shard()
+              force: bool, with_diff: bool, staging: tuple[Path, bool, int] | None, shard: _Shard) -> None:
+    """Compare each file with out/, filling `shard`; with `staging` (folder, final layout?, index of
+    rels[0]), also write each new or changed file there. Reading tree[rel] is what renders a workflow."""
     umask = os.umask(0)
     os.umask(umask)
     for offset, rel in enumerate(rels):
@@ -193,7 +194,6 @@ def _classify(tree: Mapping[str, str], rels: list[str], existing: Mapping[str, t
             name = rel if whole else f"{index // _PER_FOLDER}/{index}.tmp"
             _write_file(folder / name, new, 0o755 if rel.endswith(".sh") else 0o644, umask)
             shard.staged.append((name, rel))
-    return shard
 
 
 def _changes(shards: list[_Shard], tree: Mapping[str, str], existing: Mapping[str, tuple[str, bool, int]], *,
@@ -260,10 +260,12 @@ def _sync(folder: Path, names: list[str]) -> None:
 
 
 @contextmanager
-def _writing_behind(folder: Path | None) -> Iterator[None]:
+def _writing_behind(folder: Path | None, staged: Callable[[], int]) -> Iterator[None]:
     """While the shards stage files into `folder`, a thread has the kernel write them out (syncfs every
-    _WRITE_BEHIND_SECONDS), so the disk works while the processes render, and the sync that must come
-    before the rename finds little left to do. Errors are left to that sync, which reports them."""
+    _WRITE_BEHIND_SECONDS, when this process has staged more files since the last time), so the disk
+    works while the processes render, and the sync that must come before the rename finds little left
+    to do. An interval in which nothing new was staged (most of an update that changes few files) syncs
+    nothing. Errors are left to the final sync, which reports them."""
     syncfs = _syncfs() if folder is not None else None
     if syncfs is None or folder is None:
         yield
@@ -271,7 +273,12 @@ def _writing_behind(folder: Path | None) -> Iterator[None]:
     done = threading.Event()
 
     def flush() -> None:
+        synced = 0
         while not done.wait(_WRITE_BEHIND_SECONDS):
+            count = staged()
+            if count == synced:
+                continue
+            synced = count
             try:
                 syncfs(folder)
             except OSError:
