@@ -75,10 +75,21 @@ def read_project(folder: Path) -> ProjectSummary:
     return ProjectSummary(workflows=tuple(workflows), foreign=tuple(foreign))
 
 
+class _DigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads Digdag's `!include : file` keys (as `!include file`)."""
+
+
+def _include(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return f"!include {loader.construct_scalar(node)}" if isinstance(node, yaml.ScalarNode) else "!include"
+
+
+_DigLoader.add_constructor("!include", _include)
+
+
 def read_workflow(name: str, text: str, *, where: str) -> WorkflowSummary:
-    """One .dig file's summary: its schedule and timezone, require> targets and GEN_SELECTS list."""
+    """One .dig file's summary: its schedule and timezone, require> targets and select list."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_DigLoader)
     except yaml.YAMLError as e:
         raise ProjectReadError(yaml_problem(e), source=where) from e
     if not isinstance(doc, dict):
@@ -112,25 +123,16 @@ def _requires(value: Any) -> list[str]:
     return found
 
 
-def _find_key(value: Any, key: str) -> list[Any]:
-    if isinstance(value, dict):
-        hits = [value[key]] if key in value else []
-        for item in value.values():
-            hits.extend(_find_key(item, key))
-        return hits
-    return []
-
-
 def _selects(doc: dict[str, Any], where: str) -> tuple[str, ...]:
-    hits = _find_key(doc, "GEN_SELECTS")
-    if len(hits) != 1:
-        found = "no" if not hits else str(len(hits))
-        raise ProjectReadError(f"found {found} GEN_SELECTS block(s), expected one under +dbt_build._env; "
-                               "was it written by gen's templates?", source=where)
+    exported = doc.get("_export")
+    text = exported.get("gen_selects") if isinstance(exported, dict) else None
+    if text is None:
+        raise ProjectReadError("no _export.gen_selects, the workflow's select list; was it written by gen's "
+                               "templates?", source=where)
     try:
-        selects = json.loads(hits[0]) if isinstance(hits[0], str) else hits[0]
+        selects = json.loads(text) if isinstance(text, str) else text
     except json.JSONDecodeError as e:
-        raise ProjectReadError(f"GEN_SELECTS is not valid JSON: {e}", source=where) from e
+        raise ProjectReadError(f"gen_selects is not valid JSON: {e}", source=where) from e
     if not isinstance(selects, list) or not all(isinstance(s, str) for s in selects):
-        raise ProjectReadError(f"GEN_SELECTS must be a JSON list of strings, got {selects!r}", source=where)
+        raise ProjectReadError(f"gen_selects must be a JSON list of strings, got {selects!r}", source=where)
     return tuple(sorted(selects))

@@ -38,6 +38,12 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
     return _UNSAFE_IN_BLOCK.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def json_quoted(value: Any) -> str:
+    """JSON text as a single-quoted YAML scalar: YAML keeps its backslash escapes as they are, so `$` stays
+    `\\u0024` until the JSON reader on the far side (run-dbt.sh, helm) decodes it."""
+    return "'" + json_text(value).replace("'", "''") + "'"
+
+
 def yaml_scalar(value: Any) -> str:
     """A double-quoted YAML scalar for text gen has validated; `$` and control characters are refused."""
     if isinstance(value, bool):

@@ -8,18 +8,19 @@ from typing import Any
 
 import msgspec
 
+from gen.requires import Required
 from gen.schedule import Schedule
 
 
 class RequireTask(msgspec.Struct, frozen=True, gc=False):
-    """One `require>` task (a `loop>` of them when a reader session needs several upstream sessions)."""
+    """One `require>` task (a `loop>` of them when a reader session needs several upstream sessions):
+    which sessions of `upstream` one reader session needs, as a session-arithmetic record that rendering
+    turns into Digdag expressions."""
 
     task: str
     upstream: str
-    session_time: str
-    loop_count: str | None
+    required: Required
     why: str
-    zones: tuple[str, ...] = ()
 
 
 class Workflow(msgspec.Struct, frozen=True, gc=False):
@@ -39,8 +40,6 @@ class Workflow(msgspec.Struct, frozen=True, gc=False):
     requires: tuple[RequireTask, ...]
     upstreams: tuple[str, ...]
     k8s: Mapping[str, Any]
-    tz_tables: Mapping[str, Any]
-    source_digest: str = ""
 
     @property
     def file(self) -> str:
@@ -60,6 +59,7 @@ class Plan:
     indirect_selection: str
     vars: Mapping[str, Any]
     chart_values: Mapping[str, Any]
+    k8s_defaults: Mapping[str, Any]
     workflows: tuple[Workflow, ...]
     excluded: tuple[str, ...]
     warnings: tuple[str, ...]

@@ -12,9 +12,9 @@ from gen.errors import ConfigError, PlanError, ScheduleError
 from gen.escape import uncarriable
 from gen.graph import build_graph, check_workflow_cycles
 from gen.ir import Plan, RequireTask, Workflow
-from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node, nodes_digest
+from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
 from gen.naming import job_slug, workflow_name
-from gen.requires import Timing, Unaligned, describe, is_clamped, js_count, js_session, js_zone_tables, need_for
+from gen.requires import Required, Timing, Unaligned, describe, is_clamped, required_sessions
 from gen.settings import NodeSettings, settings_resolver
 
 
@@ -80,14 +80,13 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             name=name, slug=job_slug(name), node_ids=tuple(uids),
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
-            window=first.window, requires=tuple(requires), upstreams=upstreams,
-            k8s=k8s, source_digest=nodes_digest(manifest.nodes[u] for u in uids),
-            tz_tables=js_zone_tables(tuple(sorted({z for r in requires for z in r.zones})))))
+            window=first.window, requires=tuple(requires), upstreams=upstreams, k8s=k8s))
     return Plan(
         project=config.project or root, dbt_project=root,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
         indirect_selection=config.indirect_selection, vars=dict(config.vars),
-        chart_values=dict(config.kubernetes.values), workflows=tuple(workflows), excluded=tuple(excluded),
+        chart_values=dict(config.kubernetes.values), k8s_defaults=k8s_defaults, workflows=tuple(workflows),
+        excluded=tuple(excluded),
         warnings=tuple(warnings))
 
 
@@ -164,7 +163,7 @@ def _timing(settings: NodeSettings) -> Timing:
                   delay_seconds=schedule.delay_seconds if schedule else 0, window=settings.window)
 
 
-_Parts = tuple[str, str | None, str, tuple[str, ...], bool]
+_Parts = tuple[Required, str, bool]
 # What plan_workflows has worked out: the parts of each pair of timings, and the task of each pair and
 # upstream. Keys hold ids: timings are interned and outlive these (hashing a Timing costs more).
 _Known = tuple[dict[tuple[int, int], _Parts | None], dict[tuple[int, int, str], tuple[RequireTask | None, bool]]]
@@ -185,9 +184,8 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
         if found is None:
             task, clamped = None, False
         else:
-            session_time, loop_count, why, zones, clamped = found
-            task = RequireTask(task=upstream, upstream=upstream, session_time=session_time,
-                               loop_count=loop_count, why=why, zones=zones)
+            required, why, clamped = found
+            task = RequireTask(task=upstream, upstream=upstream, required=required, why=why)
         tasks[key] = task, clamped
     if task is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
@@ -206,17 +204,15 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
 
 def _require_parts(r: Timing, u: Timing) -> _Parts | None:
     """What a require> from a reader timed r to an upstream timed u says, the same for every such pair:
-    (session_time, loop_count, why, zones, clamped), or None when the two share no grid."""
+    (required sessions, why, clamped), or None when the two share no grid."""
     try:
-        need = need_for(r, u)
+        required = required_sessions(r, u)
     except Unaligned:
         return None
-    why = (f"{describe(u)}, window {u.window}, overlapping this session's window ({r.window})"
-           if r.grid is not None else f"latest {describe(u)} at or before this session")
     if u.grid is None:
         why = "unscheduled upstream: run for this session time"
-    clamped = is_clamped(r, u, need)
-    if need.count == 1:
-        return js_session(need, None), None, why, need.zones, clamped
-    count = str(need.count) if need.count is not None else js_count(need)
-    return js_session(need, "i"), count, why, need.zones, clamped
+    elif r.grid is None:
+        why = f"latest {describe(u)} at or before this session"
+    else:
+        why = f"{describe(u)}, window {u.window}, overlapping this session's window ({r.window})"
+    return required, why, is_clamped(r, u, required.need)

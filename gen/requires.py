@@ -7,11 +7,11 @@ session time has come by the reader's scheduled run time (session time + delay).
 requires lies on the upstream's grid, so require> never creates a session that the upstream's own
 schedule would not create.
 
-The arithmetic exists twice, built from one list of operations so the two cannot drift apart:
-as Python (to test the invariants) and as the plain JavaScript the generated workflow evaluates in
-Digdag's `${...}`. Digdag's JavaScript has moment.js without timezone data, so both work on epoch
-milliseconds with an explicit table of each zone's UTC offsets (from the IANA database, 1990-2070):
-a wall-clock operation converts the instant to wall time, works on the calendar, and converts back.
+The plan records what a reader needs as a `Required`: its own session, its previous own session, or a
+`Need` (a list of operations from the reader's session time to the first upstream session, a step and
+a count). Rendering turns these records into Digdag expressions (gen.expressions); the Python here
+evaluates the same operations, on epoch milliseconds with an explicit table of each zone's UTC offsets
+(from the IANA database, 1990-2070), so tests can hold the two against each other.
 """
 
 from __future__ import annotations
@@ -395,92 +395,67 @@ def describe(timing: Timing) -> str:
     return f"{adverb.get(timing.grid.unit or '', 'irregularly')} sessions ({timing.tz})"
 
 
-# --- JavaScript -----------------------------------------------------------------------------------
+# --- what the plan records ------------------------------------------------------------------------
 
-# Helpers every generated expression carries. Plain ECMAScript 5 on epoch milliseconds: the same
-# steps as the Python above. `Z` maps zone -> [offset at 1990, [ms, offset], ...].
-_JS_LIB = (
-    "function off(z, t) { var tb = Z[z], o = tb[0]; for (var k = 1; k < tb.length && tb[k][0] <= t; k++) "
-    "{ o = tb[k][1]; } return o; } "
-    "function wall(z, t) { return t + off(z, t) * 60000; } "
-    "function inst(z, w) { return w - off(z, w - off(z, w) * 60000) * 60000; } "
-    "function mod(a, b) { return ((a % b) + b) % b; } "
-    "function cal(w, n, u) { var d = new Date(w); if (u === 'days') { d.setUTCDate(d.getUTCDate() + n); } "
-    "else if (u === 'weeks') { d.setUTCDate(d.getUTCDate() + 7 * n); } else { var day = d.getUTCDate(); "
-    "d.setUTCDate(1); d.setUTCMonth(d.getUTCMonth() + n); d.setUTCDate(Math.min(day, new Date(Date.UTC("
-    "d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate())); } return d.getTime(); } "
-    "function shift(z, t, n, u) { if (u === 'minutes') { return t + n * 60000; } if (u === 'hours') "
-    "{ return t + n * 3600000; } return inst(z, cal(wall(z, t), n, u)); } "
-    "function floor(z, t, u, st, wd, md, ph) { var w = wall(z, t); function base(y) { "
-    "if (u === 'minute') { return y - mod(y, 60000) - (mod(Math.floor(y / 60000), 60) % st) * 60000; } "
-    "if (u === 'hour') { return y - mod(y, 3600000); } var m = y - mod(y, 86400000); "
-    "if (u === 'day') { return m; } if (u === 'week') { return m - mod(new Date(m).getUTCDay() - wd, 7) * 86400000; } "
-    "if (new Date(m).getUTCDate() < md) { m = cal(m, -1, 'months'); } var dm = new Date(m); "
-    "return Date.UTC(dm.getUTCFullYear(), dm.getUTCMonth(), md); } "
-    "var f = base(w) + ph * 60000; if (ph && f > w) { f = base(u === 'hour' ? w - 3600000 : cal(w, -1, u + 's')) "
-    "+ ph * 60000; } return (u === 'minute' || u === 'hour') ? f - off(z, t) * 60000 : inst(z, f); } "
-    "function pad(n) { return (n < 10 ? '0' : '') + n; } "
-    "function fmt(z, t) { var o = off(z, t), d = new Date(t + o * 60000), a = Math.abs(o); "
-    "return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + 'T' + "
-    "pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) + (o < 0 ? '-' : '+') "
-    "+ pad(Math.floor(a / 60)) + ':' + pad(a % 60); } "
-)
-
-TZ_PARAM = "gen_tz"
+SAME, PREVIOUS, COMPUTED = "same", "previous", "computed"
 
 
-def js_zone_tables(zones: tuple[str, ...]) -> dict[str, list[object]]:
-    """Offset tables of the zones that change offset; they go into the workflow's _export once."""
-    return {z: _table_list(z) for z in zones if not has_fixed_offset(z)}
+@dataclass(frozen=True, slots=True)
+class Required:
+    """Which upstream sessions one reader session requires, as the plan records it.
+
+    kind: `same` (the reader's own session time: a require> with no session_time), `previous` (the
+    reader's previous own session, Digdag's `last_session_time`) or `computed` (the sessions `need`
+    computes). most: the largest number of upstream sessions one reader session requires."""
+
+    kind: str
+    need: Need
+    most: int
 
 
-def _table_list(zone: str) -> list[object]:
-    first, changes = offset_table(zone)
-    return [first, *[[ms, off] for ms, off in changes]]
+@lru_cache(maxsize=4096)
+def required_sessions(reader: Timing, upstream: Timing) -> Required:
+    """What a reader timed `reader` requires of an upstream timed `upstream` (Unaligned when nothing can)."""
+    need = _simplified(reader, upstream, need_for(reader, upstream))
+    if upstream.grid is None:
+        return Required(SAME, need, 1)  # an unscheduled upstream runs for the reader's own session time
+    if reader.grid is None:
+        return Required(COMPUTED, need, 1)
+    samples = _sample_sessions(reader, upstream)
+    found = [sessions(need, t) for t in samples]
+    most = max((len(s) for s in found), default=1)
+    if need.count == 1 and all(s == [t] for s, t in zip(found, samples, strict=True)):
+        return Required(SAME, need, 1)
+    if (need.count == 1 and reader.grid.unit in ("day", "week", "month")
+            and all(s == [_previous(reader, t)] for s, t in zip(found, samples, strict=True))):
+        return Required(PREVIOUS, need, 1)
+    return Required(COMPUTED, need, most)
 
 
-def _js_zone_map(zones: tuple[str, ...]) -> str:
-    parts = []
-    for zone in zones:
-        value = f"{TZ_PARAM}['{zone}']" if not has_fixed_offset(zone) else f"[{offset_table(zone)[0]}]"
-        parts.append(f"'{zone}': {value}")
-    return "var Z = {" + ", ".join(parts) + "}; "
+def _previous(timing: Timing, t: datetime) -> datetime:
+    assert timing.grid is not None
+    amount, unit = _step(timing.grid)
+    return _to_dt(timing.tz, _shift(timing.tz, _to_ms(t), -amount, unit))
 
 
-def _js_ops(ops: tuple[Op, ...]) -> str:
-    code = "var z = 'UTC', t = t0; "
-    for index, op in enumerate(ops):
-        if op[0] == "tz" and index + 1 < len(ops) and ops[index + 1][0] == "tz":
+def _simplified(reader: Timing, upstream: Timing, need: Need) -> Need:
+    """The need without the floor operations that change nothing for any sampled reader session: a Tokyo
+    midnight is already on a UTC hourly grid, and the expression a reviewer reads should not say more."""
+    if reader.grid is None or upstream.grid is None:
+        return need
+    samples = _sample_sessions(reader, upstream)
+    expected = [sessions(need, t) for t in samples]
+    for index in reversed(range(len(need.first))):
+        if need.first[index][0] != "floor":
             continue
-        if op[0] == "tz":
-            code += f"z = '{op[1]}'; "
-        elif op[0] == "add":
-            code += f"t = shift(z, t, {op[1]}, '{op[2]}'); "
-        else:
-            unit, step, weekday, monthday, phase = op[1:]
-            code += f"t = floor(z, t, '{unit}', {step}, {weekday}, {monthday}, {phase}); "
-    return "(function () { " + code + "return [z, t]; })()"
-
-
-def _program(need: Need, result: str) -> str:
-    body = (_js_zone_map(need.zones) + _JS_LIB + f"var first = {_js_ops(need.first)}; "
-            + result)
-    return "${(function (t0) { " + body + " })(moment(session_time).valueOf())}"
-
-
-@lru_cache(maxsize=4096)
-def js_session(need: Need, index: str | None) -> str:
-    """`${...}` giving the index-th required session time (index: a JS variable such as `i`)."""
-    amount, unit = need.step
-    n = f"{index} * {amount}" if index else "0"
-    return _program(need, f"return fmt(first[0], shift(first[0], first[1], {n}, '{unit}'));")
-
-
-@lru_cache(maxsize=4096)
-def js_count(need: Need) -> str:
-    """`${...}` giving how many upstream sessions a reader session needs, when it varies."""
-    assert need.bound is not None
-    amount, unit = need.step
-    limit = f"Math.min({_js_ops(need.bound)}[1], t0 + {need.now_offset_seconds * 1000 + 1})"
-    return _program(need, f"var limit = {limit}, n = 0; while (shift(first[0], first[1], n * {amount}, "
-                          f"'{unit}') < limit) {{ n++; }} return n;")
+        candidate = Need(first=need.first[:index] + need.first[index + 1:], step=need.step, count=need.count,
+                         bound=need.bound, now_offset_seconds=need.now_offset_seconds)
+        if [sessions(candidate, t) for t in samples] == expected:
+            need = candidate
+    first: list[Op] = []
+    for op in need.first:  # a zone switch to the zone already in force says nothing
+        zone = next((o[1] for o in reversed(first) if o[0] == "tz"), None)
+        if not (op[0] == "tz" and op[1] == zone):
+            first.append(op)
+    return Need(first=tuple(first), step=need.step, count=need.count, bound=need.bound,
+                now_offset_seconds=need.now_offset_seconds)

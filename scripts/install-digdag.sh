@@ -4,6 +4,15 @@
 #
 #   scripts/install-digdag.sh
 #   DIGDAG_LIB=/path/to/jars scripts/install-digdag.sh   # use an existing Digdag 0.10.5.1 jar folder instead
+#   DIGDAG_M2=/path/to/m2 scripts/install-digdag.sh      # an extra Maven repository folder holding io.digdag
+#
+# Maven resolves from Maven Central. When ../shared/digdag/m2 exists beside the repository (or DIGDAG_M2
+# names a folder), it is added as a file repository: it holds the io.digdag artifacts for registries that
+# lack them. Two pins make Digdag work on Java 17:
+# - com.google.inject:guice 5.1.0 instead of Digdag's 5.0.1, whose AOP proxies fail on Java 17
+#   (IllegalAccessError ... EnhancerByGuice, google/guice#1536) so `digdag server` would not start;
+# - org.slf4j:slf4j-simple excluded: it arrives with fluency-meter-registory as a second SLF4J binding and
+#   breaks every command when it precedes logback on the class path.
 #
 # The launcher runs `java --add-opens java.base/java.lang=ALL-UNNAMED -cp 'LIB/*' io.digdag.cli.Main`
 # (Java 17 needs the flag for Digdag's database layer), with the JVM in UTC unless DIGDAG_TZ says otherwise.
@@ -37,11 +46,21 @@ if [[ -n ${DIGDAG_LIB:-} ]]; then
   write_launcher
   exit 0
 fi
-if [[ -f $LIB/.complete ]]; then
+# The recipe's version: an install made by an older recipe (Guice 5.0.1, slf4j-simple) is redone.
+RECIPE="$VERSION guice-5.1.0 without-slf4j-simple"
+if [[ $(cat "$LIB/.complete" 2>/dev/null) == "$RECIPE" ]]; then
   grep -qF "$LIB/*" "$LAUNCHER" 2>/dev/null || write_launcher
   exit 0
 fi
 command -v mvn >/dev/null 2>&1 || die "mvn (Apache Maven) not found; it fetches Digdag's jars"
+
+M2=${DIGDAG_M2:-$REPO/../shared/digdag/m2}
+repositories=""
+if [[ -d $M2/io/digdag ]]; then
+  M2=$(cd "$M2" && pwd)
+  repositories="<repositories><repository><id>digdag-m2</id><url>file://$M2</url></repository></repositories>"
+  echo "install-digdag: using $M2 as an extra Maven repository" >&2
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -49,8 +68,14 @@ cat >"$work/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>gen.tools</groupId><artifactId>digdag-fetch</artifactId><version>1</version><packaging>pom</packaging>
+  $repositories
+  <dependencyManagement><dependencies>
+    <dependency><groupId>com.google.inject</groupId><artifactId>guice</artifactId><version>5.1.0</version></dependency>
+  </dependencies></dependencyManagement>
   <dependencies>
-    <dependency><groupId>io.digdag</groupId><artifactId>digdag-cli</artifactId><version>$VERSION</version></dependency>
+    <dependency><groupId>io.digdag</groupId><artifactId>digdag-cli</artifactId><version>$VERSION</version>
+      <exclusions><exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId></exclusion></exclusions>
+    </dependency>
   </dependencies>
 </project>
 POM
@@ -65,7 +90,7 @@ ls "$work/lib"/digdag-cli-*.jar >/dev/null 2>&1 || die "digdag-cli jar missing a
 mkdir -p "$(dirname "$LIB")"
 rm -rf "$LIB"
 mv "$work/lib" "$LIB"
-touch "$LIB/.complete"
+echo "$RECIPE" >"$LIB/.complete"
 write_launcher
 "$LAUNCHER" --version >/dev/null 2>&1 || die "the installed Digdag does not start: run $LAUNCHER --version"
 echo "install-digdag: Digdag $VERSION ready at $LAUNCHER" >&2

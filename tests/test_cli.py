@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from gen.cli import cli
 from tests.conftest import REPO, manifest_dict, node
+from tests.digload import load
 
 DAILY = {"schedule": {"daily>": "07:00:00"}}
 
@@ -129,6 +129,6 @@ def test_json_of_a_project_with_hostile_names_renders(write_project, tmp_path: P
     assert done.returncode == 0, done.stderr
     (dig,) = (tmp_path / "out").glob("*.dig")
     assert "rm -rf" not in dig.name and "$" not in dig.name
-    parsed = yaml.safe_load(dig.read_text())
-    assert sorted(parsed) == ["+dbt_build", "timezone"]
-    assert re.fullmatch(r"[A-Za-z0-9_]+", parsed["+dbt_build"]["_env"]["GEN_WORKFLOW"])
+    parsed = load(dig)
+    assert sorted(parsed) == ["+dbt_build", "_export", "timezone"]
+    assert re.fullmatch(r"[A-Za-z0-9_]+", parsed["_export"]["gen_workflow"])

@@ -144,6 +144,7 @@ def test_missed_empty_misplaced_and_unexpected_gaps(tmp_path: Path) -> None:
     assert "left out" in gaps[("unexpected", "hidden")].describe()
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
 def test_every_fixture_manifest_is_covered(path: Path) -> None:
     manifest = load_manifest(path)
@@ -211,6 +212,7 @@ DBT_READABLE = ["dap_v12_jaffle_1.10.json", "dap_v12_jaffle_1.8.json", "dap_v11_
                 "cosmos_v10_model_version.json"]
 
 
+@pytest.mark.compat
 @pytest.mark.dbt
 @pytest.mark.parametrize("name", DBT_READABLE)
 def test_fixture_select_lists_match_dbt_ls(name: str, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +16,9 @@ import yaml
 from gen.output import compare_tree
 from gen.pipeline import Inputs, generate
 from tests.conftest import EXAMPLE, REPO, require_tool
+from tests.digload import dbt_env, load
 
 pytestmark = pytest.mark.dbt
-SESSION = {"session_time": "2024-03-02T00:00:00+09:00", "session_id": "7", "attempt_id": "9"}
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +43,6 @@ def test_cli_check_on_the_committed_out() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def _env_of(dig: Path) -> dict[str, str]:
-    """The `_env` of +dbt_build with Digdag's ${...} replaced as Digdag would for one session."""
-    env = yaml.safe_load(dig.read_text())["+dbt_build"]["_env"]
-    out = {}
-    for key, value in env.items():
-        text = str(value)
-        match = re.fullmatch(r"\$\{(\w+)\}", text)
-        if match:
-            text = SESSION[match.group(1)]
-        elif text.startswith("${typeof gen_runner"):
-            text = "k8s"
-        elif text.startswith("${typeof"):
-            text = ""
-        assert "${" not in text, (key, text)
-        out[key] = text
-    return out
-
-
 def test_every_workflow_renders_a_valid_job_through_the_real_script(tmp_path: Path) -> None:
     import kubernetes_validate  # test dependency; missing means failure, not a skip
 
@@ -69,7 +50,7 @@ def test_every_workflow_renders_a_valid_job_through_the_real_script(tmp_path: Pa
     digs = sorted((REPO / "out").glob("*.dig"))
     assert len(digs) >= 9
     for dig in digs:
-        env = dict(os.environ) | _env_of(dig) | {"GEN_DRY_RUN": "true", "GEN_HELM": str(helm),
+        env = dict(os.environ) | dbt_env(REPO / "out", dig.stem) | {"GEN_DRY_RUN": "true", "GEN_HELM": str(helm),
                                                    "GEN_KUBECTL": "/bin/false"}
         done = subprocess.run(["bash", "scripts/run-dbt.sh"], cwd=REPO / "out", env=env, capture_output=True,
                               text=True, timeout=120, check=False)
@@ -82,6 +63,6 @@ def test_every_workflow_renders_a_valid_job_through_the_real_script(tmp_path: Pa
         (job,) = [d for d in docs if d["kind"] == "Job"]
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         selects = [args[i + 1] for i, a in enumerate(args) if a == "--select"]
-        assert selects == json.loads(yaml.safe_load(dig.read_text())["+dbt_build"]["_env"]["GEN_SELECTS"])
+        assert selects == json.loads(load(dig)["_export"]["gen_selects"])
         assert "--indirect-selection" in args
         assert job["metadata"]["namespace"] == "data"

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gen import escape, output
+from gen import output
 from gen.config import parse_config
 from gen.errors import CycleError, OutputError
 from gen.graph import check_workflow_cycles
 from gen.manifest import load_manifest
-from gen.render import _json_block, _memoized
+from gen.render import _memoized
 from gen.requires import offset_table
 from gen.settings import resolve_settings, rule_matches, settings_resolver
 from tests.conftest import FIXTURES, manifest_dict, node
@@ -63,6 +63,7 @@ def test_offset_tables_match_the_plain_scan(zone: str) -> None:
     assert offset_table(zone) == _sampled_offset_table(zone)
 
 
+@pytest.mark.compat
 def test_digest_is_the_one_computed_from_sorted_rows() -> None:
     for path in sorted(FIXTURES.glob("*.json")):
         manifest = load_manifest(path)
@@ -92,12 +93,6 @@ def test_workflow_cycles_match_networkx(edges: dict[str, set[str]], extra: set[s
         path = " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
         with pytest.raises(CycleError, match=f"cycle: {path};"):
             check_workflow_cycles(edges, sorted(extra), source="m")
-
-
-@given(st.lists(st.text(max_size=8), min_size=1, max_size=5), st.integers(0, 8))
-def test_json_block_of_strings_matches_json_text(items: list[str], width: int) -> None:
-    for value in (items, tuple(items)):
-        assert _json_block(value, width) == escape.indent_block(escape.json_text(value, indent=2), width)
 
 
 def test_memoized_filters_tell_equal_values_of_other_types_apart() -> None:

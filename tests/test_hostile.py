@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from gen.manifest import load_manifest
 from gen.plan import plan_workflows
 from gen.render import render_tree
 from tests.conftest import FIXTURES, manifest_dict, node
+from tests.digload import dbt_env, load
 
 NASTY = ["'", '"', "\\", "${1+1}", "$", "`id`", "#", ": ", "\n", "\r", "*x", "&a", "!tag", "%", "@", "日本語",
          "\u2028", "\u0085", "$$", "${secret:k}", "{{ x }}", "-", "?", "|", ">", "\t", "é", "🚀"]
@@ -31,11 +31,15 @@ def render(tmp: Path, nodes: list[dict[str, Any]], config: dict[str, Any]) -> di
     return render_tree(plan_workflows(load_manifest(path), parse_config(config, where="gen.yml")))
 
 
-def decoded_env(text: str) -> dict[str, Any]:
-    """Parse a .dig the way Digdag's YAML does, and decode the JSON blocks the script receives."""
-    doc = yaml.safe_load(text)
-    env = doc["+dbt_build"]["_env"]
-    return {"doc": doc, "selects": json.loads(env["GEN_SELECTS"]), "vars": json.loads(env["GEN_VARS"]), "env": env}
+def decoded_env(tree: dict[str, str], rel: str, folder: Path) -> dict[str, Any]:
+    """Parse a .dig the way Digdag's YAML does (includes merged), and decode what the script receives."""
+    for path, text in tree.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text, encoding="utf-8")
+    doc = load(folder / rel)
+    env = dbt_env(folder, rel[:-4])
+    return {"doc": doc, "selects": json.loads(env["GEN_SELECTS"]), "vars": json.loads(env["GEN_VARS"]),
+            "exported": doc["_export"], "text": tree[rel]}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -51,19 +55,21 @@ def test_hostile_values_never_change_the_structure(tmp_path: Path, name: str, wo
         return
     digs = {k: v for k, v in tree.items() if k.endswith(".dig")}
     assert len(digs) == 2
-    for rel, text in digs.items():
+    folder = tmp_path / "p"
+    for rel in digs:
         assert "/" not in rel and not rel[0].isdigit()
-        parsed = decoded_env(text)
+        parsed = decoded_env(tree, rel, folder)
         doc = parsed["doc"]
         # nothing was added: the same keys and tasks as any generated workflow
         assert set(doc) <= {"timezone", "schedule", "+require", "+dbt_build", "_export"}
         assert set(doc["+dbt_build"]) == {"sh>", "_env"}
         assert doc["+dbt_build"]["sh>"] == "bash scripts/run-dbt.sh"
         assert parsed["vars"] == {var_key: var_value}
-        # Digdag evaluates ${...} in every string: no user text may carry a `$` into the file
-        for key in ("GEN_SELECTS", "GEN_VARS", "GEN_WORKFLOW", "GEN_JOB_SLUG"):
-            assert "$" not in parsed["env"][key]
-    writer = next(decoded_env(t) for r, t in digs.items() if "reader" not in r)
+        # Digdag evaluates ${...} in every string it reads, exported parameters included: no user text may
+        # carry a `$` into a file
+        for key in ("gen_selects", "gen_vars", "gen_workflow", "gen_job_slug"):
+            assert "$" not in parsed["exported"][key]
+    writer = next(decoded_env(tree, r, folder) for r in digs if "reader" not in r)
     assert writer["selects"] == [name]  # reaches dbt exactly as written
 
 
@@ -93,6 +99,7 @@ def mutate(data: Any, rng: random.Random) -> None:
         target.setdefault("config", {})["meta"] = {"digdag": {"workflow": "ワークフロー\u2028${x}"}}
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("seed", range(40))
 def test_fuzzed_fixture_manifests_never_crash(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

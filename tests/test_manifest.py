@@ -14,10 +14,12 @@ from tests.conftest import FIXTURES, manifest_dict, node
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
 
 
+@pytest.mark.compat
 def test_fixtures_are_present() -> None:
     assert len(FIXTURE_FILES) >= 12, f"expected the shared fixture manifests in {FIXTURES}"
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
 def test_every_fixture_loads(path: Path) -> None:
     manifest = load_manifest(path)
@@ -28,6 +30,7 @@ def test_every_fixture_loads(path: Path) -> None:
     assert all("\\" not in n.file for n in manifest.nodes.values())
 
 
+@pytest.mark.compat
 def test_versioned_models_keep_their_version() -> None:
     manifest = load_manifest(FIXTURES / "cosmos_v10_model_version.json")
     versions = {n.unique_id: n.version for n in manifest.nodes.values() if n.version is not None}

@@ -15,7 +15,6 @@ from gen.requires import (
     evaluate,
     grid_sessions,
     is_clamped,
-    js_session,
     need_for,
     sessions,
     window,
@@ -36,8 +35,10 @@ def test_hourly_reader_of_daily_table_requires_that_days_session() -> None:
     assert need.count == 1
     t = datetime(2024, 3, 2, 5, 0, tzinfo=TOKYO)
     assert sessions(need, t) == [datetime(2024, 3, 2, 0, 0, tzinfo=TOKYO)]
-    expr = js_session(need, None)
-    assert "z = 'Asia/Tokyo'; t = floor(z, t, 'day', 1, 0, 1, 0)" in expr
+    from gen import expressions
+    from gen.requires import required_sessions
+    assert expressions.session_time(required_sessions(hourly, daily), None) == (
+        "${moment(session_time).utcOffset(540).startOf('day').format('YYYY-MM-DDTHH:mm:ssZ')}")
 
 
 def test_daily_reader_of_hourly_table_never_starts_the_evening_sessions() -> None:
@@ -114,44 +115,60 @@ def test_invariants_hold_for_every_pair(reader: Timing, upstream: Timing, day: i
     assert required == expected
 
 
-# --- the JavaScript Digdag evaluates gives exactly the Python answer ---------------------------------
+# --- the expressions Digdag evaluates give exactly the Python answer --------------------------------
 
-from gen.requires import js_count, js_zone_tables  # noqa: E402
+from gen import expressions  # noqa: E402
+from gen.requires import COMPUTED, PREVIOUS, SAME, required_sessions  # noqa: E402
 from tests.jsrun import node_eval  # noqa: E402
+from tests.session_cases import cases  # noqa: E402
 
 
-def _pairs():  # type: ignore[no-untyped-def]
-    zones = ["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Europe/London", "Australia/Sydney"]
-    specs = SPECS
-    for k in range(60):
-        yield (timing(specs[k % len(specs)], zones[k % len(zones)], ["current", "previous"][k % 2]),
-               timing(specs[(k * 7 + 3) % len(specs)], zones[(k * 5 + 1) % len(zones)], ["current", "previous"][k // 2 % 2]))
-
-
-def test_generated_javascript_matches_python_including_dst_days() -> None:
-    cases, expected = [], []
-    for reader, upstream in _pairs():
-        need = need_for(reader, upstream)
-        tables = js_zone_tables(need.zones)
-        marks = [datetime(2025, 3, 9, 7, tzinfo=ZoneInfo("UTC")), datetime(2025, 3, 30, 1, tzinfo=ZoneInfo("UTC")),
-                 datetime(2025, 10, 5, 0, tzinfo=ZoneInfo("UTC")), datetime(2025, 11, 2, 6, tzinfo=ZoneInfo("UTC")),
-                 datetime(2024, 2, 29, 13, 37, tzinfo=ZoneInfo("UTC"))]
-        for mark in marks:
-            for t in grid_sessions(reader, mark - timedelta(hours=30), mark + timedelta(hours=30))[::5]:
-                st = t.isoformat()
-                want = sessions(need, t)
-                if need.count is None:
-                    cases.append({"expr": js_count(need), "session_time": st, "i": 0, "gen_tz": tables})
-                    expected.append(str(len(want)))
-                for index, s in enumerate(want):
-                    expr = js_session(need, "i" if need.count != 1 else None)
-                    cases.append({"expr": expr, "session_time": st, "i": index, "gen_tz": tables})
-                    expected.append(s.isoformat())
-    assert len(cases) > 500
-    got = node_eval(cases)
-    mismatches = [(c["expr"][-120:], c["session_time"], c["i"], e, g)
-                  for c, e, g in zip(cases, expected, got, strict=False) if e != g]
+def test_generated_expressions_match_python_including_dst_days() -> None:
+    items = cases()
+    assert len(items) > 1000
+    kinds = {e.expr.split("(")[0][:14] for e in items}
+    assert {"${session_time", "${last_session", "${moment", "${eval"} <= kinds, kinds
+    got = node_eval(items)
+    mismatches = [(c.expr[-150:], c.session_time, c.i, c.expected, g) for c, g in zip(items, got, strict=True)
+                  if c.expected != g]
     assert not mismatches, mismatches[:5]
+
+
+def test_a_require_of_the_readers_own_session_has_no_session_time() -> None:
+    daily = timing({"daily>": "07:00:00"}, "Asia/Tokyo")
+    later = timing({"daily>": "08:30:00"}, "Asia/Tokyo")
+    required = required_sessions(later, daily)
+    assert required.kind == SAME and expressions.session_time(required, None) is None
+    unscheduled = Timing(None, "UTC", 0, "current")
+    assert required_sessions(later, unscheduled).kind == SAME
+
+
+def test_the_previous_own_session_is_last_session_time() -> None:
+    reader = timing({"daily>": "09:00:00"}, "America/New_York", window="previous")
+    required = required_sessions(reader, timing({"daily>": "07:00:00"}, "America/New_York"))
+    assert required.kind == PREVIOUS
+    assert expressions.session_time(required, None) == "${last_session_time}"
+
+
+def test_fixed_offset_zones_get_a_short_moment_chain() -> None:
+    reader = timing({"daily>": "07:00:00"}, "Asia/Tokyo", window="previous")
+    required = required_sessions(reader, timing({"hourly>": "10:00"}, "UTC"))
+    assert required.kind == COMPUTED and required.most == 24
+    assert expressions.session_time(required, "i") == (
+        "${moment(session_time).utcOffset(540).subtract(1, 'days').utcOffset(0).add(i, 'hours')"
+        ".format('YYYY-MM-DDTHH:mm:ssZ')}")
+    assert expressions.session_count(required) == "24"
+    assert not expressions.uses_library(required)
+
+
+def test_dst_zones_call_the_shared_library_in_one_short_line() -> None:
+    reader = timing({"daily>": "02:00:00"}, "America/New_York", window="previous")
+    required = required_sessions(reader, timing({"hourly>": "05:00"}, "America/New_York"))
+    assert expressions.uses_library(required) and required.most == 25
+    assert expressions.session_time(required, "i") == (
+        "${eval(gen_sessions).at(session_time, ['America/New_York', [-1, 'days']], [1, 'hours'], i)}")
+    assert expressions.session_count(required).startswith("${eval(gen_sessions).count(session_time, ")
+    assert len(expressions.session_count(required)) < 160
 
 
 def test_grid_matches_the_iana_calendar_on_dst_days() -> None:

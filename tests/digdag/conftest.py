@@ -6,6 +6,7 @@ path in $DIGDAG. A missing launcher fails the tests; it never skips them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,14 +64,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def digdag_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `digdag server --memory` on a free loopback port; yields its URL."""
+    """One real `digdag server --memory`, default settings, on a free loopback port for the whole test
+    session (tests use projects of their own names); yields its URL."""
     tmp = tmp_path_factory.mktemp("server")
+    with start_server(tmp, digdag_env(tmp)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def start_server(tmp: Path, env: dict[str, str], *, extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start `digdag server --memory` (default settings unless `extra` options say more); stop it on leaving."""
     port = free_port()
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen([str(digdag_path()), "server", "--memory", "--bind", "127.0.0.1", "--port", str(port),
-                             "-O", str(tmp / "task-logs")], env=digdag_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+                             "-O", str(tmp / "task-logs"), *extra], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -37,6 +37,7 @@ def test_golden_every_schedule_passes_check(tmp_path: Path) -> None:
     assert "weekly>" in text and "monthly>" in text and "cron>" in text
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
 def test_every_fixture_project_passes_check(path: Path, tmp_path: Path) -> None:
     config = parse_config({"schedule": {"daily>": "02:00:00"}, "timezone": "Asia/Tokyo"}, where="gen.yml")

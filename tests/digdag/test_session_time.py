@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,10 +14,9 @@ from gen.manifest import load_manifest
 from gen.output import apply_tree
 from gen.plan import plan_workflows
 from gen.render import render_tree
-from gen.requires import Timing, js_session, js_zone_tables, need_for, sessions
-from gen.schedule import parse_schedule
 from tests.conftest import manifest_dict, node
 from tests.digdag.conftest import digdag_env, run_workflow
+from tests.session_cases import cases, write_probe
 
 pytestmark = pytest.mark.digdag
 TOKYO = {"timezone": "Asia/Tokyo"}
@@ -62,41 +59,21 @@ def test_session_time_reaches_dbt_exactly(tmp_path: Path) -> None:
         assert record["env"] == expected
 
 
-def timing(spec, tz, window="current"):  # type: ignore[no-untyped-def]
-    schedule = parse_schedule(spec, where="t")
-    return Timing(schedule.grid, tz, schedule.delay_seconds, window)
-
-
-PAIRS = [
-    (timing({"hourly>": "10:00"}, "Asia/Tokyo"), timing({"daily>": "07:00:00"}, "Asia/Tokyo")),
-    (timing({"daily>": "07:00:00"}, "Asia/Tokyo", "previous"), timing({"hourly>": "10:00"}, "UTC")),
-    (timing({"daily>": "02:00:00"}, "America/New_York", "previous"), timing({"hourly>": "05:00"}, "America/New_York")),
-    (timing({"weekly>": "Mon,03:00:00"}, "Europe/London", "previous"), timing({"cron>": "15 3 * * *"}, "Europe/London")),
-    (timing({"monthly>": "1,04:00:00"}, "Asia/Tokyo", "previous"), timing({"daily>": "01:00:00"}, "America/New_York", "previous")),
-]
-SESSIONS = {"Asia/Tokyo": "2025-03-10 05:00:00", "America/New_York": "2025-03-10 00:00:00",
-            "Europe/London": "2025-03-31 00:00:00"}
-
-
-@pytest.mark.parametrize("index", range(len(PAIRS)))
-def test_require_session_times_digdag_computes_match_python(index: int, tmp_path: Path) -> None:
-    reader, upstream = PAIRS[index]
-    need = need_for(reader, upstream)
-    local = SESSIONS[reader.tz] if reader.grid.unit != "month" else "2025-04-01 00:00:00"
-    t = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(reader.tz))
-    expected = [s.isoformat() for s in sessions(need, t)]
-    tables = js_zone_tables(need.zones)
-    lines = [f"timezone: {reader.tz}", "_export:", f"  gen_tz: {json.dumps(tables)}",
-             "+each:", f"  loop>: {len(expected)}", "  _do:",
-             "    echo>: " + json.dumps("REQ ${i} " + js_session(need, "i")[0:])]
+def test_require_expressions_digdag_evaluates_match_python(tmp_path: Path) -> None:
+    """Every expression kind gen writes (own session, last_session_time, moment chains, the shared library
+    with DST tables, loop counts), evaluated by Digdag's own engine with its moment.js, over DST days of
+    several zones, month ends and every schedule form: exactly the session times Python computes."""
+    items = cases(per_mark=4, loop_ends=True)  # node checks every session and index (tests/test_requires.py)
     project = tmp_path / "p"
-    project.mkdir()
-    (project / "probe.dig").write_text("\n".join(lines) + "\n")
-    done = run_workflow(project, "probe", local, tmp_path, params={})
+    write_probe(project, items)
+    done = run_workflow(project, "probe", "2025-01-01 00:00:00", tmp_path, params={})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    got = {}
-    for line in (done.stdout + done.stderr).splitlines():
-        if line.startswith("REQ "):
-            _, i, value = line.split(" ", 2)
-            got[int(i)] = value
-    assert [got[i] for i in range(len(expected))] == expected
+    got: dict[int, str] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("CASE "):
+            _, n, value = line.split(" ", 2)
+            got[int(n)] = value
+    assert len(got) == len(items) > 700
+    mismatches = [(c.expr[-150:], c.session_time, c.i, c.expected, got[n]) for n, c in enumerate(items)
+                  if got[n] != c.expected]
+    assert not mismatches, mismatches[:5]
