@@ -6,9 +6,11 @@ Every model carries generic tests, columns with descriptions, and realistic raw_
 so a model costs about 10 KB of manifest (with its tests and sources); the manifest also carries the
 macros of dbt, its adapter and two packages, docs, parent_map and child_map.
 
-A few models are scheduled through config.meta.digdag: hourly staging groups per source system
-(meta.digdag.workflow), and some daily and hourly marts, plus daily report groups. Groups are only
-formed where they cannot make workflows depend on each other in a cycle.
+Schedules are a realistic mix: gen.yml schedules everything daily, with a timezone per business domain
+(DST zones among them: New York, Berlin, London, Sydney; fixed ones: Tokyo, Kolkata, UTC). Through
+config.meta.digdag some marts run hourly, a few weekly or monthly, and some have no schedule (run by
+require> only); hourly staging groups per source system (meta.digdag.workflow) and daily report groups
+complete it. Groups are only formed where they cannot make workflows depend on each other in a cycle.
 
 Deterministic: the same (models, seed) always gives the same bytes. Nodes are written one at a time,
 so building a 50,000-model manifest needs little memory.
@@ -45,6 +47,8 @@ _TYPES = ("varchar", "bigint", "integer", "numeric(18,2)", "timestamp", "date", 
 _DAILY = {"daily>": "02:00:00"}
 _HOURLY = {"hourly>": "10:00"}
 _LATE_DAILY = {"daily>": "06:30:00"}
+_WEEKLY = {"weekly>": "Mon,04:00:00"}
+_MONTHLY = {"monthly>": "1,05:00:00"}
 
 
 @dataclass
@@ -145,10 +149,16 @@ class _Builder:
             roll = rng.random()
             if roll < 0.03:
                 meta = {"schedule": _DAILY, "timezone": "Asia/Tokyo"}
-            elif roll < 0.04:
-                meta = {"schedule": _HOURLY}
-            elif roll < 0.045:
+            elif roll < 0.06:
+                meta = {"schedule": _HOURLY, "timezone": "UTC"}
+            elif roll < 0.08:
                 meta = {"schedule": _LATE_DAILY, "window": "previous"}
+            elif roll < 0.095:
+                meta = {"schedule": _WEEKLY, "window": "previous"}
+            elif roll < 0.1:
+                meta = {"schedule": _MONTHLY, "window": "previous"}
+            elif roll < 0.15:
+                meta = {"schedule": "none"}
             kind = "fct" if i % 2 else "dim"
             model = _Model(f"{kind}_{domain}_{rng.choice(_WORDS)}_{i}", "marts", domain, mat, deps,
                            self._columns(rng, 4, 12), meta)
@@ -468,10 +478,23 @@ GEN_YML = """\
 project: bench
 timezone: UTC
 window: current
+schedule: {daily>: "03:00:00"}
 
 rules:
   - match: {resource_type: seed}
     schedule: {daily>: "01:00:00"}
+  - match: {folder: models/marts/finance}
+    timezone: America/New_York
+  - match: {folder: models/marts/sales}
+    timezone: Europe/Berlin
+  - match: {folder: models/marts/marketing}
+    timezone: Europe/London
+  - match: {folder: models/marts/product}
+    timezone: Asia/Tokyo
+  - match: {folder: models/marts/ops}
+    timezone: Australia/Sydney
+  - match: {folder: models/marts/support}
+    timezone: Asia/Kolkata
   - match: {folder: models/marts/finance}
     timeout_seconds: 7200
 

@@ -171,7 +171,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         if dry and (check or show_diff):
             click.echo("".join(changes.diffs.values()), nl=False)
         if not quiet:
-            for line in summary(result.plan, changes, out=str(target), dry=dry):
+            for line in summary(result.plan, changes, out=str(target), dry=dry, projects=len(result.tree.projects)):
                 click.echo(line, err=check)
         if record:
             stamp.save(target, key=_record_key(inputs, target, result.manifest.path, result.manifest.file_sha256),
@@ -179,7 +179,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
                        zones={result.config.timezone, *(w.timezone for w in result.plan.workflows)},
                        warnings=result.plan.warnings, notes=notes,
                        summary=summary(result.plan, Changes(unchanged=tuple(result.tree), foreign=changes.foreign),
-                                       out=str(target), dry=False))
+                                       out=str(target), dry=False, projects=len(result.tree.projects)))
         gaps = _report_coverage(result, quiet=quiet) if check else False
         if check and changes.changed:
             click.echo(f"error: {target} is not up to date; run `gen workflows` and commit the result",
@@ -262,17 +262,24 @@ def push(ctx: click.Context, /, out: Path | None, endpoint: str, project_name_ov
         if changes.foreign:
             click.echo(f"warning: uploading {len(changes.foreign)} file(s) gen did not write: "
                        f"{', '.join(changes.foreign[:5])}", err=True)
-        name = project_name_override or result.plan.project
+        projects = result.tree.projects
+        if project_name_override and len(projects) > 1:
+            click.echo(f"error: --project names one Digdag project, but {target} holds {len(projects)} "
+                       "(the output is split to fit Digdag's archive limit); nothing was pushed", err=True)
+            return EXIT_INPUT
         rev = revision or git_revision(inputs.project_dir) or f"manifest-{result.manifest.digest[:12]}"
         client = Client(endpoint, headers=auth_headers(dict(os.environ)), insecure=insecure)
-        pushed = push_project(client, target, project=name, revision=rev, schedule_from=schedule_from)
-        click.echo(f"pushed {target} to {client.endpoint} as project {pushed.project} "
-                   f"(id {pushed.project_id}), revision {pushed.revision}")
-        click.echo(f"{len(pushed.workflows)} workflows, {len(pushed.schedules)} schedules:")
-        width = max((len(s.workflow) for s in pushed.schedules), default=0)
-        for sched in pushed.schedules:
-            click.echo(f"  {sched.workflow.ljust(width)}  next session {sched.next_session_time}  "
-                       f"runs at {sched.next_run_time}")
+        for project in projects:  # upstream projects first
+            folder = target / project.folder if project.folder else target
+            name = project_name_override or project.name
+            pushed = push_project(client, folder, project=name, revision=rev, schedule_from=schedule_from)
+            click.echo(f"pushed {folder} to {client.endpoint} as project {pushed.project} "
+                       f"(id {pushed.project_id}), revision {pushed.revision}")
+            click.echo(f"{len(pushed.workflows)} workflows, {len(pushed.schedules)} schedules:")
+            width = max((len(s.workflow) for s in pushed.schedules), default=0)
+            for sched in pushed.schedules:
+                click.echo(f"  {sched.workflow.ljust(width)}  next session {sched.next_session_time}  "
+                           f"runs at {sched.next_run_time}")
         return EXIT_OK
 
     run_guarded(body, debug=ctx.obj["debug"])

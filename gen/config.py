@@ -40,6 +40,12 @@ class Kubernetes:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Digdag's api.max_archive_total_size_limit default: a pushed project's files may add up to this.
+DIGDAG_ARCHIVE_LIMIT = 2 * 1024 * 1024
+# Digdag's executor.task_max_run default: an attempt may create at most this many tasks.
+DIGDAG_TASK_LIMIT = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Settings applied to every node that matches all of `match` (later rules win, meta wins over all)."""
@@ -67,10 +73,12 @@ class Config:
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
     rules: tuple[Rule, ...] = ()
     templates: str | None = None
+    max_project_bytes: int = DIGDAG_ARCHIVE_LIMIT
+    max_attempt_tasks: int = DIGDAG_TASK_LIMIT
 
 
 _TOP_KEYS = {"project", "timezone", "schedule", "window", "runner", "include_packages", "dbt", "kubernetes",
-             "requires", "rules", "templates"}
+             "requires", "rules", "templates", "max_project_bytes", "max_attempt_tasks"}
 
 
 def load_config(path: Path | None, *, required: bool) -> Config:
@@ -114,6 +122,13 @@ def parse_config(data: Mapping[str, Any], *, where: str) -> Config:
     if templates is not None:
         templates = str((Path(where).parent / templates).resolve())
     vars_ = _mapping(dbt.get("vars", {}), where, "dbt.vars")
+    max_bytes = data.get("max_project_bytes", DIGDAG_ARCHIVE_LIMIT)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ConfigError(f"max_project_bytes must be a whole number of bytes (0: never split), got {max_bytes!r}",
+                          source=where)
+    max_tasks = data.get("max_attempt_tasks", DIGDAG_TASK_LIMIT)
+    if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 10:
+        raise ConfigError(f"max_attempt_tasks must be a whole number of at least 10, got {max_tasks!r}", source=where)
     return Config(
         source=where,
         project=project,
@@ -131,6 +146,8 @@ def parse_config(data: Mapping[str, Any], *, where: str) -> Config:
         kubernetes=_kubernetes(_mapping(data.get("kubernetes", {}), where, "kubernetes"), where),
         rules=_rules(data.get("rules", []), where),
         templates=templates,
+        max_project_bytes=max_bytes,
+        max_attempt_tasks=max_tasks,
     )
 
 

@@ -57,19 +57,20 @@ def summarize_plan(plan: Plan) -> tuple[WorkflowSummary, ...]:
 
 
 def read_project(folder: Path) -> ProjectSummary:
-    """Read every top-level .dig file gen wrote in `folder` (a missing folder is an empty project)."""
+    """Read every .dig file gen wrote in `folder`, or in its project folders when the output is split into
+    several Digdag projects (a missing folder is an empty project)."""
     if not folder.exists():
         return ProjectSummary(workflows=(), foreign=())
     if not folder.is_dir():
         raise ProjectReadError("is not a folder", source=str(folder))
     workflows, foreign = [], []
-    for path in sorted(folder.glob("*.dig")):
+    for path in sorted([*folder.glob("*.dig"), *folder.glob("*/*.dig")]):
         try:
             data = path.read_bytes()
         except OSError as e:
             raise ProjectReadError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
         if not is_owned(data):
-            foreign.append(path.name)
+            foreign.append(path.relative_to(folder).as_posix())
             continue
         workflows.append(read_workflow(path.stem, data.decode("utf-8", "replace"), where=str(path)))
     return ProjectSummary(workflows=tuple(workflows), foreign=tuple(foreign))

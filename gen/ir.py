@@ -40,6 +40,7 @@ class Workflow(msgspec.Struct, frozen=True, gc=False):
     requires: tuple[RequireTask, ...]
     upstreams: tuple[str, ...]
     k8s: Mapping[str, Any]
+    folder: tuple[str, ...] = ()  # the dbt folder of its (first) node, e.g. ("models", "marts", "finance")
 
     @property
     def file(self) -> str:
@@ -60,6 +61,7 @@ class Plan:
     vars: Mapping[str, Any]
     chart_values: Mapping[str, Any]
     k8s_defaults: Mapping[str, Any]
+    max_project_bytes: int
     workflows: tuple[Workflow, ...]
     excluded: tuple[str, ...]
     warnings: tuple[str, ...]

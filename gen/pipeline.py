@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gen.config import Config, load_config
@@ -10,7 +9,7 @@ from gen.inputs import Inputs, config_path, resolve_manifest
 from gen.ir import Plan
 from gen.manifest import Manifest, load_manifest
 from gen.plan import plan_workflows
-from gen.render import render_tree
+from gen.render import RenderedTree, render_tree
 
 __all__ = ["Generated", "Inputs", "config_path", "generate", "load_inputs", "resolve_manifest"]
 
@@ -22,7 +21,7 @@ class Generated:
     manifest: Manifest
     config: Config
     plan: Plan
-    tree: Mapping[str, str]
+    tree: RenderedTree
     templates: str | None  # the user's template folder, if any
 
 

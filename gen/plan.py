@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Any
 
 from gen import __version__
 from gen.config import Config
 from gen.errors import ConfigError, PlanError, ScheduleError
 from gen.escape import uncarriable
+from gen.fanin import bound_fan_in
 from gen.graph import build_graph, check_workflow_cycles
 from gen.ir import Plan, RequireTask, Workflow
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
@@ -80,12 +82,15 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             name=name, slug=job_slug(name), node_ids=tuple(uids),
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
-            window=first.window, requires=tuple(requires), upstreams=upstreams, k8s=k8s))
+            window=first.window, requires=tuple(requires), upstreams=upstreams, k8s=k8s,
+            folder=tuple(PurePosixPath(manifest.nodes[uids[0]].file).parent.parts)))
     return Plan(
         project=config.project or root, dbt_project=root,
         generator_version=__version__, runner=config.runner, session_time_mode=config.session_time_mode,
         indirect_selection=config.indirect_selection, vars=dict(config.vars),
-        chart_values=dict(config.kubernetes.values), k8s_defaults=k8s_defaults, workflows=tuple(workflows),
+        chart_values=dict(config.kubernetes.values), k8s_defaults=k8s_defaults,
+        max_project_bytes=config.max_project_bytes,
+        workflows=bound_fan_in(tuple(workflows), timings, limit=config.max_attempt_tasks),
         excluded=tuple(excluded),
         warnings=tuple(warnings))
 

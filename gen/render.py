@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
 
-from gen import escape, expressions
+from gen import escape, expressions, layout
 from gen.errors import TemplateError
 from gen.ir import Plan, Workflow
 from gen.template_dirs import template_files, template_folders
@@ -116,39 +117,21 @@ def _memoized(func: Callable[..., str]) -> Callable[..., str]:
     return filtered
 
 
-class RenderedTree(Mapping[str, str]):
-    """Every file of the generated project, keyed by path relative to out/, sorted, timestamp-free.
+@dataclass(frozen=True, slots=True)
+class Project:
+    """One Digdag project of the output: its name and its folder under out/ ("" when out/ is the project)."""
 
-    The workflow files are rendered each time they are read, and not kept: the writer spreads the
-    rendering of a large project over processes (each renders the files it writes, then lets them go);
-    the few other files are rendered up front. Iterating gives the paths in sorted order, as a sorted
-    dict would."""
+    name: str
+    folder: str
 
-    def __init__(self, fixed: Mapping[str, str], workflows: Mapping[str, Any],
-                 render: Callable[[Any], str], header: Callable[[Any], str]) -> None:
-        self._fixed = fixed
-        self._workflows = workflows
-        self._render = render
-        self._header = header
-        self._keys = sorted({*fixed, *workflows})
 
-    def __getitem__(self, rel: str) -> str:
-        if rel in self._fixed:
-            return self._fixed[rel]
-        workflow = self._workflows[rel]
-        try:
-            return f"# {self._header(workflow)}\n{self._render(workflow)}"
-        except jinja2.TemplateError as e:
-            raise _template_error(e) from e
+class RenderedTree(dict[str, str]):
+    """Every file of the generated output, keyed by path relative to out/, sorted, timestamp-free; and the
+    Digdag projects it holds, in the order `gen push` pushes them (upstream projects first)."""
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, rel: object) -> bool:
-        return rel in self._fixed or rel in self._workflows
+    def __init__(self, files: Mapping[str, str], projects: tuple[Project, ...]) -> None:
+        super().__init__(sorted(files.items()))
+        self.projects = projects
 
 
 def _template_error(e: jinja2.TemplateError) -> TemplateError:
@@ -156,46 +139,83 @@ def _template_error(e: jinja2.TemplateError) -> TemplateError:
 
 
 def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTree:
-    """Every file of the generated project, keyed by path relative to out/ (see RenderedTree)."""
+    """Every file of the generated output (see RenderedTree): one Digdag project in out/, or, when its files
+    would pass plan.max_project_bytes, several under out/<project>/ (gen.layout)."""
     env = make_environment(user_templates)
     header = header_line(plan)
-    library = any(uses_library(w) for w in plan.workflows)
-    fixed = {VALUES_FILE: f"# {header}\n" + _values_yaml(plan.chart_values)}
     try:
-        render = _renderer(env.get_template("workflow.dig.j2"), plan=plan, values_file=VALUES_FILE,
-                           overrides=_overrides(plan), uses_library=uses_library)
-        context = {"plan": plan, "values_file": VALUES_FILE, "settings": _settings(plan)}
-        if library:
-            zones = {z for w in plan.workflows for r in w.requires for z in expressions.library_zones(r.required)}
-            context.update(tables=expressions.tables(tuple(zones)), library=expressions.LIBRARY)
-        for rel in (*SHARED_FILES, *((SESSIONS_FILE,) if library else ())):
-            fixed[rel] = f"# {header}\n" + env.get_template(rel + ".j2").render(context)
+        template = env.get_template("workflow.dig.j2")
+        static = _static_files(env, header)
+        shared = _shared_renderer(env, plan, header)
+
+        def workflow_text(workflow: Workflow, project_of: Mapping[str, str]) -> str:
+            own = project_of.get(workflow.name)
+            return f"# {header}\n" + template.render(
+                plan=plan, workflow=workflow, values_file=VALUES_FILE, overrides=_overrides(plan),
+                uses_library=uses_library,
+                project_name=lambda upstream: project_of[upstream] if project_of.get(upstream, own) != own else None)
+
+        texts = {w.name: workflow_text(w, {}) for w in plan.workflows}
+        fixed = {**static, **shared(plan.workflows)}
+        whole = {**fixed, **{w.file: texts[w.name] for w in plan.workflows}}
+        clash = sorted({w.file for w in plan.workflows} & set(fixed))
+        if clash:
+            raise TemplateError(f"template file {clash[0]} has the name of a generated workflow file; rename it")
+        limit = plan.max_project_bytes
+        if not limit or _size(whole) <= limit:
+            return RenderedTree(whole, (Project(plan.project, ""),))
+        budget = limit - _size(fixed)
+        while True:
+            project_of = layout.partition(
+                (layout.Sized(w.name, w.folder, len(texts[w.name].encode())) for w in plan.workflows),
+                project=plan.project, budget=budget)
+            files: dict[str, str] = {}
+            members: dict[str, list[Workflow]] = {}
+            for w in plan.workflows:
+                members.setdefault(project_of[w.name], []).append(w)
+            too_large = False
+            for name, workflows in members.items():
+                own = {**static, **shared(tuple(workflows))}
+                for w in workflows:
+                    crosses = any(project_of.get(r.upstream) != name for r in w.requires)
+                    own[w.file] = workflow_text(w, project_of) if crosses else texts[w.name]
+                too_large = too_large or _size(own) > limit
+                files.update({f"{name}/{rel}": text for rel, text in own.items()})
+            if not too_large:
+                break
+            budget = budget * 9 // 10  # the project_name lines of cross-project requires took the margin
     except jinja2.TemplateError as e:
         raise _template_error(e) from e
-    for rel, text in _static_files(env):
-        stamped = with_header(rel, text, header)
-        fixed[rel] = stamped if stamped is not None else text
-    workflows = {w.file: w for w in plan.workflows}
-    clash = sorted(set(fixed) & set(workflows))
-    if clash:
-        raise TemplateError(f"template file {clash[0]} has the name of a generated workflow file; rename it")
-    tree = RenderedTree(fixed, workflows, render, lambda w: header)
-    if plan.workflows:
-        tree[plan.workflows[0].file]  # a template that cannot render fails here, before anything is written
-    return tree
+    edges: dict[str, set[str]] = {}
+    for w in plan.workflows:
+        edges.setdefault(project_of[w.name], set()).update(project_of[r.upstream] for r in w.requires)
+    order = layout.push_order(members, edges)
+    return RenderedTree(files, tuple(Project(name, name) for name in order))
 
 
-def _renderer(template: jinja2.Template, **shared: Any) -> Callable[[Any], str]:
-    """template.render(workflow=..., **shared) for thousands of workflows: what every call shares (the
-    template's globals, the plan) is merged once instead of on each call."""
-    base = {**template.globals, **shared}
+def _size(files: Mapping[str, str]) -> int:
+    """What Digdag counts against its archive limit: the bytes of every file."""
+    return sum(len(text.encode()) for text in files.values())
 
-    def render(workflow: Any) -> str:
-        context = template.new_context({**base, "workflow": workflow}, shared=True)
-        try:
-            return "".join(template.root_render_func(context))
-        except Exception:
-            return template.environment.handle_exception()  # what Template.render does: raises
+
+def _shared_renderer(env: jinja2.Environment, plan: Plan,
+                     header: str) -> Callable[[tuple[Workflow, ...]], dict[str, str]]:
+    """The files every project's workflows include (shared/*.yml), for a given set of workflows: the
+    session library and its zone tables only where one of them calls it."""
+    settings = _settings(plan)
+    values = {VALUES_FILE: f"# {header}\n" + _values_yaml(plan.chart_values)}
+
+    def render(workflows: tuple[Workflow, ...]) -> dict[str, str]:
+        context: dict[str, Any] = {"plan": plan, "values_file": VALUES_FILE, "settings": settings}
+        files = dict(values)
+        names: tuple[str, ...] = SHARED_FILES
+        zones = {z for w in workflows for r in w.requires for z in expressions.library_zones(r.required)}
+        if any(uses_library(w) for w in workflows):
+            context.update(tables=expressions.tables(tuple(zones)), library=expressions.LIBRARY)
+            names += (SESSIONS_FILE,)
+        for rel in names:
+            files[rel] = f"# {header}\n" + env.get_template(rel + ".j2").render(context)
+        return files
 
     return render
 
@@ -206,16 +226,19 @@ def _values_yaml(values: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(values), sort_keys=True, allow_unicode=True, default_flow_style=False)
 
 
-def _static_files(env: jinja2.Environment) -> list[tuple[str, str]]:
-    """Files copied verbatim from the template folders (all but *.j2); user folders shadow built-ins."""
+def _static_files(env: jinja2.Environment, header: str) -> dict[str, str]:
+    """Files copied from the template folders (all but *.j2) with the header where the file type has
+    comments; user folders shadow built-ins."""
     loader = env.loader
     assert isinstance(loader, jinja2.FileSystemLoader)
-    out = []
+    out = {}
     for rel, path in template_files(list(loader.searchpath)).items():
         if path.name.endswith(".j2"):
             continue  # rendered, not copied
         try:
-            out.append((rel, path.read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise TemplateError(f"cannot read template file {path}: {e}") from e
+        stamped = with_header(rel, text, header)
+        out[rel] = stamped if stamped is not None else text
     return out

@@ -10,11 +10,12 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def summary(plan: Plan, changes: Changes, *, out: str, dry: bool) -> list[str]:
+def summary(plan: Plan, changes: Changes, *, out: str, dry: bool, projects: int = 1) -> list[str]:
     """Lines describing what a run did (or would do) to out/."""
     verb = "would " if dry else ""
     wf = {w.file for w in plan.workflows}
-    touched = [f for f in changes.created + changes.updated if f in wf]
+    # out/NAME.dig, or out/PROJECT/NAME.dig when the output is split into several Digdag projects
+    touched = [f for f in changes.created + changes.updated if f.rpartition("/")[2] in wf and f.count("/") <= 1]
     lines = [
         f"{_n(len(plan.workflows), 'workflow')} for dbt project {plan.dbt_project} "
         f"({_n(sum(len(w.node_ids) for w in plan.workflows), 'node')}); "
@@ -27,6 +28,9 @@ def summary(plan: Plan, changes: Changes, *, out: str, dry: bool) -> list[str]:
             f"({_n(len(touched), 'workflow')} touched)")
     else:
         lines.append(f"{out}: up to date ({_n(len(changes.unchanged), 'file')})")
+    if projects > 1:
+        lines.append(f"split into {projects} Digdag projects (out/<project>/), each under max_project_bytes "
+                     f"({plan.max_project_bytes:,} bytes, Digdag's archive limit)")
     if plan.excluded:
         lines.append(f"{_n(len(plan.excluded), 'node')} left out by meta.digdag.enabled: false")
     return lines

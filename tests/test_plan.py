@@ -210,3 +210,32 @@ def test_duplicate_workflow_name_clash_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="both become"):
         plan_of(tmp_path, node("a", meta={"workflow": "x y"}),
                 node("b", meta={"workflow": "x_y_" + __import__("gen.naming").naming.short_hash("x y")}))
+
+
+# --- fan-in: no attempt passes Digdag's task limit ----------------------------------------------------
+
+from gen.fanin import attempt_tasks  # noqa: E402
+
+
+def test_a_daily_reader_of_many_hourly_tables_requires_completion_workflows(tmp_path: Path) -> None:
+    hourly = [node(f"h{i:02d}", meta={**HOURLY, "timezone": "UTC"}) for i in range(42)]
+    reader = node("daily_report", deps=tuple(n["unique_id"] for n in hourly),
+                  meta={**DAILY, "timezone": "UTC", "window": "previous"})
+    plan = plan_of(tmp_path, *hourly, reader)
+    by = by_name(plan)
+    assert attempt_tasks(by["daily_report"]) == 3 + 42  # was 3 + 42 * 26 = 1095 > 1000
+    assert all(r.required.kind == "same" for r in by["daily_report"].requires)
+    helper = by["h00__daily_sessions_utc_previous"]
+    assert helper.selects == () and helper.schedule is None and helper.upstreams == ("h00",)
+    assert helper.requires[0].required.most == 24 and attempt_tasks(helper) == 29
+    assert all(attempt_tasks(w) <= 1000 for w in plan.workflows)
+    small = plan_of(tmp_path, *hourly[:3], node("r", deps=tuple(n["unique_id"] for n in hourly[:3]),
+                                                   meta={**DAILY, "window": "previous"}))
+    assert len(small.workflows) == 4  # under the limit nothing changes
+
+
+def test_a_reader_needing_more_sessions_than_one_attempt_holds_is_refused(tmp_path: Path) -> None:
+    up = node("every_minute", meta={"schedule": {"minutes_interval>": 1}})
+    reader = node("daily", deps=("model.shop.every_minute",), meta={**DAILY, "window": "previous"})
+    with pytest.raises(PlanError, match=r"requires 1440 sessions of 'every_minute', more than max_attempt_tasks \(1000"):
+        plan_of(tmp_path, up, reader)

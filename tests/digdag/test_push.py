@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import manifest_dict, node
+from tests.conftest import EXAMPLE, FIXTURES, REPO, manifest_dict, node
 
 pytestmark = pytest.mark.digdag
 
@@ -89,3 +89,27 @@ def test_token_comes_from_the_environment_and_is_never_printed(digdag_server: st
     assert done.returncode == 0, done.stderr
     assert "s3cr3t" not in done.stdout + done.stderr
     assert shutil.which("git") is not None
+
+
+def test_the_example_pushes_to_a_server_with_default_settings(digdag_server: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(REPO / "out", out)
+    done = gen("push", "--parse", "--project-dir", str(EXAMPLE), "--out", str(out), "--endpoint", digdag_server,
+               "--revision", "example", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "as project shop" in done.stdout and "11 workflows, 11 schedules" in done.stdout
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
+def test_every_fixture_project_pushes_to_a_server_with_default_settings(digdag_server: str, path: Path,
+                                                                        tmp_path: Path) -> None:
+    project = tmp_path / "dbt"
+    project.mkdir()
+    (project / "gen.yml").write_text(f"project: fixture_{path.stem}\nschedule: {{daily>: '02:00:00'}}\n"
+                                     "timezone: Europe/Berlin\n")
+    args = ["--manifest", str(path), "--project-dir", str(project), "--out", str(tmp_path / "out")]
+    assert gen("workflows", *args, cwd=tmp_path).returncode == 0
+    done = gen("push", *args, "--endpoint", digdag_server, "--revision", "fixture", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"as project fixture_{path.stem}" in done.stdout
