@@ -73,6 +73,8 @@ class Row:
     written: int
     rewritten: int
     probe_us: float  # microseconds per file the last disk probe before the runs took
+    gates: dict[str, Run]  # the commands users run in CI, by name
+    output: dict[str, int]  # sizes of the generated output
 
 
 def main() -> int:
@@ -170,6 +172,7 @@ def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Pat
     probe_us = _wait_for_quiet_disk(runs_dir / "probe")
     print(f"{models} models: {counts['bytes'] / 1e6:.0f} MB manifest, {args.repeat} runs each", flush=True)
     orjson_runs, firsts, reruns, full_reruns, written, rewritten = [], [], [], [], [], []
+    gates: dict[str, list[Run]] = {}
     for rep in range(args.repeat):
         out = runs_dir / f"out-{models}-{rep}"
         orjson_runs.append(_run([sys.executable, "-c", ORJSON, str(path)], cwd=runs_dir))
@@ -187,11 +190,42 @@ def _measure(models: int, args: argparse.Namespace, gen: list[str], project: Pat
         full_reruns.append(_run([*cmd, "--no-cache"], cwd=runs_dir))  # compares every file, no record
         if _files_done(full_reruns[-1].stderr) != 0 or _snapshot(out) != after:
             print("  warning: the re-run without the record changed files", file=sys.stderr)
-    workflows = sum(1 for p in (runs_dir / f"out-{models}-0").iterdir() if p.suffix == ".dig")
-    return Row(models=models, nodes=counts["nodes"], manifest_bytes=counts["bytes"], workflows=workflows,
+        for name, run in _gates(gen, path, project, out, runs_dir).items():
+            gates.setdefault(name, []).append(run)
+    output = _output_sizes(runs_dir / f"out-{models}-0")
+    return Row(models=models, nodes=counts["nodes"], manifest_bytes=counts["bytes"], workflows=output["workflows"],
                orjson=_median(orjson_runs), first=_median(firsts), rerun=_median(reruns),
                full_rerun=_median(full_reruns), peak_kb=max(r.peak_kb for r in firsts + reruns + full_reruns),
-               written=max(written), rewritten=max(rewritten), probe_us=probe_us)
+               written=max(written), rewritten=max(rewritten), probe_us=probe_us,
+               gates={name: _median(runs) for name, runs in gates.items()}, output=output)
+
+
+GATES = ("workflows --check (fresh)", "workflows --check (stale)", "check", "diff", "lint")
+
+
+def _gates(gen: list[str], path: Path, project: Path, out: Path, cwd: Path) -> dict[str, Run]:
+    """The commands users run in CI on every push, against the out/ just written (each a fresh process)."""
+    inputs = ["--manifest", str(path), "--project-dir", str(project)]
+    runs = {"workflows --check (fresh)": _run([*gen, "workflows", *inputs, "--out", str(out), "--check"], cwd=cwd)}
+    victim = min(p for p in out.rglob("*.dig"))
+    original = victim.read_bytes()
+    victim.write_bytes(original.replace(b"timezone:", b"timezone:  ", 1))  # a hand edit: --check must fail
+    runs["workflows --check (stale)"] = _run([*gen, "workflows", *inputs, "--out", str(out), "--check"], cwd=cwd)
+    victim.write_bytes(original)
+    runs["check"] = _run([*gen, "check", *inputs, "-q"], cwd=cwd)
+    runs["diff"] = _run([*gen, "diff", *inputs, "--out", str(out)], cwd=cwd)
+    runs["lint"] = _run([*gen, "lint", *inputs], cwd=cwd)
+    return runs
+
+
+def _output_sizes(out: Path) -> dict[str, int]:
+    """Bytes of the generated output: in all, per workflow (median, largest) and per Digdag project."""
+    digs = sorted(p.stat().st_size for p in out.rglob("*.dig"))
+    projects = [p for p in out.iterdir() if p.is_dir() and (p / "shared").is_dir()] or [out]
+    per_project = [sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in projects]
+    return {"workflows": len(digs), "total": sum(f.stat().st_size for f in out.rglob("*") if f.is_file()),
+            "median": statistics.median(digs) if digs else 0, "largest": digs[-1] if digs else 0,
+            "projects": len(projects), "largest_project": max(per_project)}
 
 
 def _run(cmd: list[str], *, cwd: Path) -> Run:
@@ -318,6 +352,25 @@ def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[f
               + ". Creating files costs several times more for minutes after many were deleted nearby on "
               "some file systems (ext4 without a journal does not reuse inode numbers freed in the last 5 "
               "minutes); figures taken then measure the disk, not gen.", ""]
+    lines += ["## The commands users run in CI", "",
+              "Each against the `out/` the first run wrote (median wall time; in parentheses its ratio to the "
+              "orjson parse). *stale*: one `.dig` file edited by hand, so `--check` finds it and exits 1.", "",
+              "| models | " + " | ".join(f"gen {g}" for g in GATES) + " |",
+              "|---:|" + "---:|" * len(GATES)]
+    for r in rows:
+        lines.append(f"| {r.models:,} | " + " | ".join(
+            f"{r.gates[g].wall:.2f} s ({r.gates[g].wall / r.orjson.wall:.2f})" for g in GATES) + " |")
+    lines += ["", "## The generated output", "",
+              "What a reviewer reads and Digdag loads: every file of `out/`; the workflows' `.dig` files; the "
+              "Digdag projects the output is split into to stay under the server's 2 MiB archive limit.", "",
+              "| models | workflows | out/ in all | median .dig | largest .dig | bytes per workflow | projects | "
+              "largest project |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        o = r.output
+        lines.append(f"| {r.models:,} | {o['workflows']:,} | {o['total'] / 1e6:.1f} MB | {o['median']:,} B | "
+                     f"{o['largest']:,} B | {o['total'] // max(1, o['workflows']):,} B | {o['projects']} | "
+                     f"{o['largest_project'] / 1024 / 1024:.2f} MiB |")
+    lines += [""]
     lines += _targets(rows, baseline_kb)
     return "\n".join(lines) + "\n"
 
@@ -336,6 +389,15 @@ def _targets(rows: list[Row], baseline_kb: int) -> list[str]:
                    f"{half:.2f} ({'met' if half <= 0.5 else 'NOT met'}), at most half of gen's first run: "
                    f"{ten.rerun.wall / ten.first.wall:.2f} "
                    f"({'met' if ten.rerun.wall <= ten.first.wall / 2 else 'NOT met'})")
+        for gate in GATES:
+            ratio = ten.gates[gate].wall / ten.orjson.wall
+            out.append(f"- 10,000 models, gen {gate} at most 1.5x the orjson parse: {ratio:.2f} "
+                       f"({'met' if ratio <= 1.5 else 'NOT met'})")
+    for r in rows:
+        fits = r.output["largest_project"] <= 2 * 1024 * 1024
+        out.append(f"- {r.models:,} models: every Digdag project at most 2 MiB: largest "
+                   f"{r.output['largest_project']:,} bytes in {r.output['projects']} project(s) "
+                   f"({'met' if fits else 'NOT met'})")
     if len(rows) >= 2:
         per = [r.first.wall / r.models * 1000 for r in rows]
         slopes = [(b.first.wall - a.first.wall) / (b.models - a.models) * 1000 for a, b in itertools.pairwise(rows)]

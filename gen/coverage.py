@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gen.ir import Plan
 from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
-from gen.selection import select_nodes
+from gen.selection import Selector
 
 GAP_KINDS = ("missed", "twice", "unexpected", "misplaced", "empty")
 
@@ -77,10 +77,11 @@ def expected_nodes(manifest: Manifest, plan: Plan, *,
                         if buildable(node) and node.package in packages and uid not in left_out))
 
 
-def workflow_selection(manifest: Manifest, selects: Iterable[str]) -> dict[str, frozenset[str]]:
+def workflow_selection(manifest: Manifest, selects: Iterable[str], *,
+                       selector: Selector | None = None) -> dict[str, frozenset[str]]:
     """For each select argument, the buildable nodes dbt would build for it."""
-    return {s: frozenset(uid for uid in select_nodes(manifest, s) if buildable(manifest.nodes[uid]))
-            for s in selects}
+    selector = selector or Selector(manifest)
+    return {s: frozenset(uid for uid in selector.select(s) if buildable(manifest.nodes[uid])) for s in selects}
 
 
 def check_coverage(manifest: Manifest, plan: Plan, *, include_packages: Iterable[str] = ()) -> Coverage:
@@ -88,8 +89,9 @@ def check_coverage(manifest: Manifest, plan: Plan, *, include_packages: Iterable
     expected = expected_nodes(manifest, plan, include_packages=include_packages)
     built: dict[str, set[str]] = defaultdict(set)
     gaps: list[Gap] = []
+    selector = Selector(manifest)
     for workflow in plan.workflows:
-        for select, uids in sorted(workflow_selection(manifest, workflow.selects).items()):
+        for select, uids in sorted(workflow_selection(manifest, workflow.selects, selector=selector).items()):
             if not uids:
                 gaps.append(Gap(kind="empty", node="", label=select, workflows=(workflow.name,)))
             for uid in uids:

@@ -158,9 +158,16 @@ def _options(spec: dict[str, Any], kind: str, where: str) -> tuple[tuple[str, An
 
 
 def _clock(value: Any, parts: int, where: str, form: str) -> tuple[str, list[int]]:
-    """Parse HH:MM:SS / MM:SS; YAML 1.1 loaders turn unquoted 07:00:00 into 25200, so take ints too."""
+    """Parse HH:MM:SS / MM:SS. YAML 1.1 loaders (dbt's) read an unquoted 07:00:00 as 25200 and 10:00 as 600,
+    so take those ints too; but an unquoted 7:00 becomes 420, which is also what 0:07:00 becomes, so a
+    number that a two-part time can give is refused rather than guessed."""
     if isinstance(value, bool):
         raise ScheduleError(f"expected {form}, got {value!r}", source=where)
+    if isinstance(value, int) and parts == 3 and 0 < value < 24 * 60:
+        hours, minutes = divmod(value, 60)
+        raise ScheduleError(f"got the number {value}, which is how YAML reads an unquoted {hours}:{minutes:02d} "
+                            f"(and an unquoted 0:{hours:02d}:{minutes:02d}); quote the time, e.g. "
+                            f"\"{hours:02d}:{minutes:02d}:00\"", source=where)
     if isinstance(value, int):
         seconds = value
         nums = [seconds // 3600, seconds % 3600 // 60, seconds % 60] if parts == 3 else [seconds // 60, seconds % 60]

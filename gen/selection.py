@@ -9,6 +9,7 @@ tests compare them with `dbt ls` itself.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from fnmatch import fnmatchcase
 
 from gen.errors import PlanError
@@ -19,13 +20,73 @@ _WILDCARDS = ("*", "?", "[", "]")
 
 def select_nodes(manifest: Manifest, selector: str) -> frozenset[str]:
     """Unique ids of the enabled, non-source nodes one `--select` argument picks (no graph operators)."""
-    found: frozenset[str] | None = None
-    for criterion in selector.split(","):
-        matched = frozenset(uid for uid, node in manifest.nodes.items()
-                            if node.resource_type != "source" and node.enabled
-                            and _matches(criterion, node, manifest.project_name, selector))
-        found = matched if found is None else found & matched
-    return found or frozenset()
+    return Selector(manifest).select(selector)
+
+
+class Selector:
+    """select_nodes for many selectors of one manifest, in time linear in the manifest plus the answers.
+
+    The names, versioned names, fqn prefixes, packages, tags and resource types of the nodes are indexed
+    once; a criterion without wildcards is one lookup that yields the candidates, each still checked by
+    the same rules as a scan (so the index only narrows, never decides). Wildcards scan every node."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self._manifest = manifest
+        self._nodes = [(uid, node) for uid, node in manifest.nodes.items()
+                       if node.resource_type != "source" and node.enabled]
+        self._index: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for uid, node in self._nodes:
+            for key in _keys(node, manifest.project_name):
+                self._index[key].append(uid)
+
+    def select(self, selector: str) -> frozenset[str]:
+        """Like select_nodes(manifest, selector)."""
+        found: frozenset[str] | None = None
+        for criterion in selector.split(","):
+            matched = frozenset(uid for uid, node in self._candidates(criterion, selector)
+                                if _matches(criterion, node, self._manifest.project_name, selector))
+            found = matched if found is None else found & matched
+        return found or frozenset()
+
+    def _candidates(self, criterion: str, whole: str) -> list[tuple[str, Node]]:
+        keys = _lookup_keys(criterion)
+        if keys is None:
+            return self._nodes
+        nodes = self._manifest.nodes
+        return [(uid, nodes[uid]) for uid in dict.fromkeys(uid for key in keys for uid in self._index.get(key, ()))]
+
+
+def _keys(node: Node, root: str) -> set[tuple[str, str]]:
+    """Every index key under which a criterion without wildcards can select the node."""
+    keys = {("package", node.package), ("resource_type", node.resource_type)}
+    if node.package == root:
+        keys.add(("package", "this"))
+    keys.update(("tag", tag) for tag in node.tags)
+    for fqn in (list(node.fqn), list(node.fqn[1:])):
+        if not fqn:
+            continue
+        if node.version is not None and len(fqn) >= 2:
+            keys.add(("fqn", fqn[-2]))
+            keys.add(("fqn_version", "_".join(fqn[-2:])))
+        else:
+            keys.add(("fqn", fqn[-1]))
+        flat = [item for segment in fqn for item in segment.split(".")]
+        keys.update(("fqn", ".".join(flat[:n])) for n in range(1, len(flat) + 1))
+    return keys
+
+
+def _lookup_keys(criterion: str) -> list[tuple[str, str]] | None:
+    """The index keys of a criterion without wildcards, or None (scan every node)."""
+    if any(w in criterion for w in _WILDCARDS) or criterion.startswith(("+", "@")) or criterion.endswith("+"):
+        return None
+    method, sep, value = criterion.partition(":")
+    if not sep:
+        method, value = _default_method(criterion), criterion
+    if method == "fqn":
+        return [("fqn", value), ("fqn_version", "_".join(value.split(".")[-2:]))]
+    if method in ("package", "resource_type", "tag"):
+        return [(method, value)]
+    return None
 
 
 def _matches(criterion: str, node: Node, root: str, whole: str) -> bool:

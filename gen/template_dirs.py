@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import os
-import sysconfig
 from pathlib import Path
 
 from gen.errors import TemplateError
 
 
 def builtin_templates() -> Path:
-    """templates/digdag/ of this checkout, or the copy installed with the package."""
+    """The templates installed with the package (gen/templates/digdag), or templates/digdag/ of this
+    checkout when gen runs from it."""
+    installed = Path(__file__).resolve().parent / "templates" / "digdag"
+    if installed.is_dir():
+        return installed
     here = Path(__file__).resolve().parent.parent / "templates" / "digdag"
     if here.is_dir():
         return here
-    installed = Path(sysconfig.get_path("data")) / "share" / "gen" / "templates" / "digdag"
-    if installed.is_dir():
-        return installed
-    raise TemplateError(f"built-in templates not found at {here} or {installed}")
+    raise TemplateError(f"built-in templates not found at {installed} or {here}")
 
 
 def template_folders(user_templates: str | None) -> list[str]:

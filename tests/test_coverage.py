@@ -224,3 +224,33 @@ def test_fixture_select_lists_match_dbt_ls(name: str, tmp_path: Path) -> None:
     (tmp_path / "profiles.yml").write_text(
         "stub:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: ':memory:'}\n")
     assert_selection_matches_dbt(tmp_path, path, {"schedule": {"daily>": "01:00:00"}})
+
+
+def _scan(manifest, selector: str) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    """What select_nodes computed before the index: every criterion tested against every node."""
+    from gen.selection import _matches
+    return frozenset(uid for uid, n in manifest.nodes.items() if n.resource_type != "source" and n.enabled
+                     and all(_matches(c, n, manifest.project_name, selector) for c in selector.split(",")))
+
+
+def test_the_selector_index_selects_exactly_what_a_scan_selects(tmp_path: Path) -> None:
+    from gen.selection import Selector
+    manifest = load(
+        tmp_path,
+        in_folder(node("orders", tags=("daily", "pii")), "marts"),
+        in_folder(node("fct", version=1), "marts", "core"),
+        in_folder(node("fct", version=2), "marts", "core"),
+        in_folder(node("fct_v2"), "staging"),
+        in_folder(node("marts"), "marts"),
+        node("orders", package="other"),
+        node("shop"),
+        node("seed_a", resource_type="seed"),
+        node("not_null_orders_id", resource_type="test", deps=("model.shop.orders",)),
+    )
+    words = ["orders", "fct", "fct.v1", "fct_v1", "fct.v2", "fct_v2", "marts", "marts.core", "shop", "shop.marts",
+             "shop.marts.orders", "marts.core.fct", "core.fct.v2", "other", "seed_a", "nothing", "fct*", "*orders",
+             "marts.*", "package:shop", "package:this", "package:other", "tag:daily", "tag:pi*", "resource_type:seed",
+             "resource_type:test", "fqn:shop.marts", "package:shop,orders", "tag:daily,orders", "marts,fct_v2"]
+    index = Selector(manifest)
+    for selector in words:
+        assert index.select(selector) == _scan(manifest, selector), selector

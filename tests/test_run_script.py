@@ -543,14 +543,16 @@ def test_local_runner_exact_argv(local):
     assert "fake dbt ran" in proc.stdout
     assert f"selects={len(AWKWARD_SELECTS)}" in proc.stdout
     rec = json.loads(local.record.read_text(encoding="utf-8"))
-    expected = ["build", "--project-dir", "dbt", "--profiles-dir", "dbt"]
+    dbt_dir = str(local.dir / "dbt")
+    expected = ["build", "--project-dir", dbt_dir, "--profiles-dir", dbt_dir]
     for s in AWKWARD_SELECTS:
         expected += ["--select", s]
     assert rec["argv"][:-1] == [*expected, "--vars"]
     assert json.loads(rec["argv"][-1]) == {**AWKWARD_VARS, "digdag_session_time": SESSION_TIME}
     assert rec["session_time"] == SESSION_TIME
     assert rec["workflow"] == "orders"
-    assert rec["cwd"] == str(local.dir)
+    # dbt runs in the dbt project, so a profile's relative paths resolve there, not in the Digdag project
+    assert rec["cwd"] == dbt_dir
     assert local.calls() == []  # nothing touches kubectl
 
 
@@ -558,7 +560,7 @@ def test_local_runner_env_mode_and_exit_code(local):
     proc = local.run(GEN_SESSION_TIME_MODE="env", GEN_VARS="", FAKE_DBT_EXIT="1")
     assert proc.returncode == 1, out(proc)
     rec = json.loads(local.record.read_text(encoding="utf-8"))
-    assert rec["argv"] == ["build", "--project-dir", "dbt", "--select", "stg_orders",
+    assert rec["argv"] == ["build", "--project-dir", str(local.dir / "dbt"), "--select", "stg_orders",
                            "--select", "fct_orders.v2", "--vars", "{}"]
     assert rec["session_time"] == SESSION_TIME
 

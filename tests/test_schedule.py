@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from gen.config import load_config
 from gen.errors import ScheduleError
 from gen.schedule import Grid, parse_schedule, validate_timezone
 
@@ -76,3 +77,14 @@ def test_timezones() -> None:
     assert validate_timezone("UTC", where="x") == "UTC"
     with pytest.raises(ScheduleError, match="unknown timezone 'Mars/Olympus'"):
         validate_timezone("Mars/Olympus", where="x")
+
+
+@pytest.mark.parametrize(("text", "hint"), [("7:00", '"07:00:00"'), ("7:30", '"07:30:00"'), ("23:59", '"23:59:00"')])
+def test_an_unquoted_hour_and_minute_is_refused_not_read_as_seconds(tmp_path, text: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+    (tmp_path / "gen.yml").write_text(f"schedule:\n  daily>: {text}\n")
+    value = yaml.safe_load((tmp_path / "gen.yml").read_text())["schedule"]["daily>"]
+    assert isinstance(value, int)  # what YAML 1.1 makes of it
+    with pytest.raises(ScheduleError, match=f"unquoted {text}.*quote the time, e.g. {hint}"):
+        load_config(tmp_path / "gen.yml", required=True)
+    assert parse_schedule({"daily>": 25200}, where="m").describe() == "daily>: 07:00:00"  # unquoted 07:00:00

@@ -234,6 +234,12 @@ run_local() {
   [[ -d $project_dir ]] || invalid "GEN_DBT_PROJECT_DIR is not a directory: $project_dir"
   [[ -z $profiles_dir || -d $profiles_dir ]] || invalid "GEN_DBT_PROFILES_DIR is not a directory: $profiles_dir"
   command -v "$python" >/dev/null 2>&1 || die "$EXIT_TOOLING" "python not found: $python (set GEN_PYTHON)"
+  # dbt runs from the dbt project's folder, as a developer runs it, so relative paths in profiles.yml
+  # resolve there and nothing dbt writes (a DuckDB file, logs/) lands in the Digdag project.
+  project_dir=$(cd "$project_dir" && pwd)
+  [[ -z $profiles_dir ]] || profiles_dir=$(cd "$profiles_dir" && pwd)
+  [[ $dbt != */* || $dbt == /* ]] || dbt=$PWD/$dbt
+  cd "$project_dir"
 
   log "runner=local workflow=$WORKFLOW session_time=$SESSION_TIME attempt=$ATTEMPT_ID selects=$SELECT_COUNT"
   log "project_dir=$project_dir profiles_dir=${profiles_dir:-<dbt default>} dbt=$dbt"
