@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gen.blocks import BLOCK_KEYS, check_block
 from gen.errors import ConfigError, GenError, yaml_problem
 from gen.schedule import Schedule, parse_schedule, validate_timezone
 
@@ -21,7 +22,7 @@ UNALIGNED_POLICIES = ("skip", "error")
 MATCH_KEYS = ("tag", "path", "folder", "name", "resource_type", "package")
 # Keys a rule or a node's meta.digdag may set; k8s ones override the kubernetes: defaults per workflow.
 SETTING_KEYS = ("workflow", "enabled", "schedule", "timezone", "window", "namespace", "context", "chart",
-                "chart_version", "image_tag", "timeout_seconds", "lint")
+                "chart_version", "image_tag", "timeout_seconds", "lint", *BLOCK_KEYS)
 K8S_KEYS = ("namespace", "context", "chart", "chart_version", "image_tag", "timeout_seconds")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9._:/@+=-]*$")
@@ -75,10 +76,11 @@ class Config:
     templates: str | None = None
     max_project_bytes: int = DIGDAG_ARCHIVE_LIMIT
     max_attempt_tasks: int = DIGDAG_TASK_LIMIT
+    blocks: Mapping[str, Any] = field(default_factory=dict)  # retry, error, sla, export for every workflow
 
 
 _TOP_KEYS = {"project", "timezone", "schedule", "window", "runner", "include_packages", "dbt", "kubernetes",
-             "requires", "rules", "templates", "max_project_bytes", "max_attempt_tasks"}
+             "requires", "rules", "templates", "max_project_bytes", "max_attempt_tasks", *BLOCK_KEYS}
 
 
 def load_config(path: Path | None, *, required: bool) -> Config:
@@ -148,6 +150,7 @@ def parse_config(data: Mapping[str, Any], *, where: str) -> Config:
         templates=templates,
         max_project_bytes=max_bytes,
         max_attempt_tasks=max_tasks,
+        blocks={key: check_block(key, data[key], where=where) for key in BLOCK_KEYS if key in data},
     )
 
 

@@ -41,6 +41,7 @@ class Workflow(msgspec.Struct, frozen=True, gc=False):
     upstreams: tuple[str, ...]
     k8s: Mapping[str, Any]
     folder: tuple[str, ...] = ()  # the dbt folder of its (first) node, e.g. ("models", "marts", "finance")
+    blocks: Mapping[str, Any] = msgspec.field(default_factory=dict)  # retry, error, sla, export (gen.blocks)
 
     @property
     def file(self) -> str:

@@ -39,7 +39,7 @@ class _RawMeta(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class _RawConfig(msgspec.Struct, forbid_unknown_fields=False):
-    enabled: bool = True
+    enabled: bool | None = True  # dbt Fusion writes null for "not set": enabled
     materialized: str | None = None
     meta: _RawMeta | None = None
     tags: list[str] | str | None = None
@@ -183,9 +183,37 @@ def _decode(data: Any, where: str) -> _RawManifest:
             raise ManifestError("not a dbt manifest: it has no `nodes` object", source=where) from e
         if "Object missing required field `metadata`" in text and "- at `$." not in text:
             raise ManifestError("not a dbt manifest: it has no `metadata` object", source=where) from e
-        raise ManifestError(f"unexpected shape: {text}", source=where) from e
+        raise ManifestError(f"unexpected shape: {_name_the_node(data, _RawNode, text)}", source=where) from e
     except msgspec.DecodeError as e:
         raise ManifestError(f"not valid JSON ({e}); the file may be truncated", source=where) from e
+
+
+class _RawNodes(msgspec.Struct, forbid_unknown_fields=False):
+    nodes: dict[str, msgspec.Raw] = msgspec.field(default_factory=dict)
+
+
+def _name_the_node(data: Any, shape: type, text: str) -> str:
+    """msgspec says `$.nodes[...]` for an error inside a node: find the node and name it and its file."""
+    if "$.nodes[...]" not in text:
+        return text
+    try:
+        nodes = msgspec.json.decode(data, type=_RawNodes).nodes
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return text
+    for uid, raw in nodes.items():
+        try:
+            msgspec.json.decode(raw, type=shape)
+        except msgspec.ValidationError as e:
+            try:
+                file = msgspec.json.decode(raw, type=_RawFile).original_file_path
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                file = ""
+            return f"node {uid}{f' ({file})' if file else ''}: {e}"
+    return text
+
+
+class _RawFile(msgspec.Struct, forbid_unknown_fields=False):
+    original_file_path: str = ""
 
 
 def _schema_version(url: str, where: str) -> int:
@@ -296,7 +324,7 @@ def _node(rn: _RawNode) -> Node:
         _path(patch) if patch else None,
         rn.fqn,
         config.materialized or rn.resource_type,
-        config.enabled,
+        config.enabled is not False,
         _tags(rn.tags, config.tags),
         {} if no_meta else _digdag_meta(rn),
         tuple(sorted({d for d in deps if d})),
@@ -327,7 +355,7 @@ def _digest(nodes: Any) -> str:
 
 
 class _RawCodeDeps(msgspec.Struct, forbid_unknown_fields=False):
-    macros: list[str] = msgspec.field(default_factory=list)
+    macros: list[str | None] | None = msgspec.field(default_factory=list)
 
 
 class _RawCodeConfig(msgspec.Struct, forbid_unknown_fields=False):
@@ -336,15 +364,16 @@ class _RawCodeConfig(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class _RawCode(msgspec.Struct, forbid_unknown_fields=False):
-    resource_type: str = ""
-    package_name: str = ""
-    original_file_path: str = ""
+    # Nulls in fields gen reads only for lint are taken as "not set": one must not refuse the manifest.
+    resource_type: str | None = ""
+    package_name: str | None = ""
+    original_file_path: str | None = ""
     raw_code: str | None = None
     raw_sql: str | None = None  # schemas before v7
     compiled_code: str | None = None
     compiled_sql: str | None = None
     macro_sql: str | None = None
-    language: str = "sql"
+    language: str | None = "sql"
     config: _RawCodeConfig = msgspec.field(default_factory=_RawCodeConfig)
     depends_on: _RawCodeDeps = msgspec.field(default_factory=_RawCodeDeps)
 
@@ -376,12 +405,16 @@ def load_code(path: Path) -> dict[str, NodeCode]:
         raw = msgspec.json.decode(path.read_bytes(), type=_RawCodeManifest)
     except OSError as e:
         raise ManifestError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise ManifestError(f"unexpected shape: {e}", source=str(path)) from e
+    except msgspec.ValidationError as e:
+        raise ManifestError(f"unexpected shape: {_name_the_node(path.read_bytes(), _RawCode, str(e))}",
+                            source=str(path)) from e
+    except msgspec.DecodeError as e:
+        raise ManifestError(f"not valid JSON ({e}); the file may be truncated", source=str(path)) from e
     return {uid: NodeCode(
-        unique_id=uid, resource_type=rc.resource_type or "macro", package=rc.package_name,
-        file=_path(rc.original_file_path), raw_code=rc.raw_code or rc.raw_sql or rc.macro_sql or "",
+        unique_id=uid, resource_type=rc.resource_type or "macro", package=rc.package_name or "",
+        file=_path(rc.original_file_path or ""), raw_code=rc.raw_code or rc.raw_sql or rc.macro_sql or "",
         compiled_code=rc.compiled_code or rc.compiled_sql, language=rc.language or "sql",
         materialized=rc.config.materialized or rc.resource_type or "macro",
-        incremental_strategy=rc.config.incremental_strategy, macros=tuple(rc.depends_on.macros))
+        incremental_strategy=rc.config.incremental_strategy,
+        macros=tuple(m for m in rc.depends_on.macros or () if m))
         for uid, rc in (*raw.nodes.items(), *raw.macros.items())}

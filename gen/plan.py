@@ -82,7 +82,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
             name=name, slug=job_slug(name), node_ids=tuple(uids),
             labels=tuple(manifest.nodes[u].label for u in uids),
             selects=tuple(selectors[u] for u in uids), schedule=first.schedule, timezone=first.timezone,
-            window=first.window, requires=tuple(requires), upstreams=upstreams, k8s=k8s,
+            window=first.window, requires=tuple(requires), upstreams=upstreams, k8s=k8s, blocks=dict(first.blocks),
             folder=tuple(PurePosixPath(manifest.nodes[uids[0]].file).parent.parts)))
     return Plan(
         project=config.project or root, dbt_project=root,
@@ -135,7 +135,7 @@ def _selectors(manifest: Manifest, settings: dict[str, NodeSettings]) -> dict[st
     return out
 
 
-_SHARED = ("schedule", "timezone", "window", "k8s")
+_SHARED = ("schedule", "timezone", "window", "k8s", "blocks")
 
 
 def _shared_settings(name: str, uids: list[str], manifest: Manifest,

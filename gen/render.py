@@ -53,9 +53,21 @@ def make_environment(user_templates: str | None) -> jinja2.Environment:
         lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters.update(q=_memoized(escape.yaml_scalar), expr=_memoized(escape.digdag_expr),
                        comment=_memoized(escape.comment), json_quoted=_memoized(escape.json_quoted),
-                       json_line=_memoized(escape.json_text), count=_memoized(_count))
+                       json_line=_memoized(escape.json_text), count=_memoized(_count), yaml_block=_yaml_block,
+                       yaml_inline=_yaml_inline)
     env.globals.update(session_time=expressions.session_time, session_count=expressions.session_count)
     return env
+
+
+def _yaml_block(value: Any, width: int) -> str:
+    """A mapping the team wrote (an _error task, an sla) as block YAML, in their key order, indented."""
+    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True, width=10_000)
+    return escape.indent_block(text.rstrip("\n"), width)
+
+
+def _yaml_inline(value: Any) -> str:
+    """A value the team wrote (a retry setting, an exported parameter) on one line (JSON is YAML)."""
+    return escape.json_text(value).replace("\\u0024", "$")  # their own ${...} stays an expression
 
 
 def _count(value: str) -> str:

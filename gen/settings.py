@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from gen.blocks import BLOCK_KEYS, check_block
 from gen.config import K8S_KEYS, SETTING_KEYS, WINDOWS, Config, Rule, check_k8s_setting
 from gen.errors import GenError, MetaError
 from gen.manifest import Node
@@ -26,6 +27,7 @@ class NodeSettings(msgspec.Struct, frozen=True, gc=False):
     k8s: tuple[tuple[str, Any], ...]
     lint_ignore: tuple[str, ...]
     origins: tuple[tuple[str, str], ...]
+    blocks: tuple[tuple[str, Any], ...] = ()  # retry, error, sla, export (gen.blocks)
 
     def origin(self, key: str) -> str:
         """Where `key` was set, for error messages."""
@@ -115,9 +117,14 @@ def resolve_settings(node: Node, config: Config, *, root_project: str,
                 raise MetaError(str(e).split(": ", 1)[-1] if e.source else str(e), source=where) from e
     lint, l_where = pick("lint", {})
     lint_ignore = _lint_ignore(lint, l_where)
+    blocks = dict(config.blocks)
+    for key in BLOCK_KEYS:
+        if key in raw:
+            value, where = raw[key]
+            blocks[key] = check_block(key, value, where=where)
     return NodeSettings(
         workflow=workflow.strip(), enabled=enabled, schedule=schedule, timezone=timezone, window=window,
-        k8s=tuple(k8s), lint_ignore=lint_ignore,
+        k8s=tuple(k8s), lint_ignore=lint_ignore, blocks=tuple(sorted(blocks.items())),
         origins=tuple(sorted((k, where) for k, (_, where) in raw.items())))
 
 
@@ -138,7 +145,7 @@ def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], 
         return NodeSettings(
             workflow=default_workflow(node, root_project).strip(), enabled=base.enabled,
             schedule=base.schedule, timezone=base.timezone, window=base.window, k8s=base.k8s,
-            lint_ignore=base.lint_ignore, origins=base.origins)
+            lint_ignore=base.lint_ignore, origins=base.origins, blocks=base.blocks)
 
     return resolve
 

@@ -99,7 +99,7 @@ def test_wrong_types_name_the_field(tmp_path: Path) -> None:
     data["nodes"]["model.shop.orders"]["name"] = 42
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ManifestError, match=r"Expected `str`, got `int` - at `\$.nodes\[...\].name`"):
+    with pytest.raises(ManifestError, match=r"node model\.shop\.orders \(models/orders\.sql\): Expected `str`, got `int` - at `\$\.name`"):
         load_manifest(path)
 
 
@@ -116,3 +116,25 @@ def test_newer_schema_loads_with_a_warning(tmp_path: Path) -> None:
     manifest = load_manifest(path)
     assert manifest.schema_version == 20
     assert any("newer than v12" in w for w in manifest.warnings)
+
+
+def test_a_null_in_a_field_gen_does_not_need_is_not_set(tmp_path: Path) -> None:
+    """dbt Fusion writes `config.enabled: null`; a dbt 1.10 test can list a null macro."""
+    data = manifest_dict(node("a"), node("b", deps=("model.shop.a",)))
+    data["nodes"]["model.shop.a"]["config"]["enabled"] = None
+    data["nodes"]["model.shop.b"]["depends_on"]["macros"] = [None, "macro.dbt.x"]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    manifest = load_manifest(path)
+    assert manifest.nodes["model.shop.a"].enabled
+    from gen.manifest import load_code
+    assert load_code(path)["model.shop.b"].macros == ("macro.dbt.x",)
+
+
+def test_a_bad_node_is_named_with_its_file(tmp_path: Path) -> None:
+    data = manifest_dict(node("a"), node("b"))
+    data["nodes"]["model.shop.b"]["name"] = None
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match=r"node model\.shop\.b \(models/b\.sql\): Expected `str`, got `null` - at `\$\.name`"):
+        load_manifest(path)
