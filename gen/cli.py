@@ -62,7 +62,7 @@ def run_guarded(func: Callable[[], int], *, debug: bool) -> NoReturn:
     except Exception as e:  # the one place that turns a bug into exit code 3
         if debug:
             _print_traceback()
-        click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True)
+        click.echo(f"internal error: {type(e).__name__}: {e} (run `gen --debug ...` for the traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code)
 
@@ -452,8 +452,14 @@ def lint_command(ctx: click.Context, /, fmt: str, ignore: tuple[str, ...], expec
     """Find models that a Digdag session cannot re-run safely (exit 1 on error-level findings)."""
 
     def body() -> int:
+        from gen.findings import RULES, rule_id
         from gen.lint import LintOptions, format_json, format_text, lint_inputs, parse_duration
 
+        unknown = [rule for rule in ignore if rule_id(rule) is None]
+        if unknown:
+            click.echo(f"error: --ignore {unknown[0]}: no such rule (rules: {', '.join(sorted(RULES))}, or their "
+                       "names)", err=True)
+            return EXIT_INPUT
         runtime = parse_duration(expected_runtime, where="--expected-runtime")
         result = lint_inputs(build_inputs(ctx, **kw),
                              options=LintOptions(expected_runtime_seconds=runtime, ignore=ignore))
@@ -489,4 +495,8 @@ def main() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         code = code or 1
+    if "multiprocessing.synchronize" in sys.modules:
+        # dbt (run in-process by --parse) made semaphores: a normal exit runs multiprocessing's finalizers,
+        # which release them; a hard exit would leave its resource tracker warning about leaked ones.
+        sys.exit(code)
     os._exit(code)

@@ -25,11 +25,18 @@ class Inputs:
 
 def resolve_manifest(inputs: Inputs) -> Path:
     """The manifest path to read, running `dbt parse` first when asked."""
+    default = inputs.project_dir / "target" / "manifest.json"
+    if inputs.manifest is None and not (inputs.project_dir / "dbt_project.yml").is_file() and (
+            inputs.parse or not default.is_file()):
+        from gen.errors import ManifestError
+
+        raise ManifestError("is not a dbt project (no dbt_project.yml): run gen in your dbt project, or pass "
+                            "--project-dir or --manifest", source=str(inputs.project_dir))
     if inputs.parse:
         from gen.dbtparse import parse_project
 
         return parse_project(inputs.project_dir, profiles_dir=inputs.profiles_dir)
-    return inputs.manifest or inputs.project_dir / "target" / "manifest.json"
+    return inputs.manifest or default
 
 
 def config_path(inputs: Inputs) -> Path:

@@ -86,7 +86,7 @@ def test_internal_errors_exit_3_with_traceback_only_on_debug(monkeypatch, write_
     args = ["workflows", "--project-dir", str(project), "--out", str(tmp_path / "out")]
     quiet = runner.invoke(cli, args)
     assert quiet.exit_code == 3
-    assert "internal error: RuntimeError: kaput (run with --debug for the traceback)" in quiet.output
+    assert "internal error: RuntimeError: kaput (run `gen --debug ...` for the traceback)" in quiet.output
     assert "Traceback" not in quiet.output
     loud = runner.invoke(cli, ["--debug", *args])
     assert loud.exit_code == 3
@@ -132,3 +132,11 @@ def test_json_of_a_project_with_hostile_names_renders(write_project, tmp_path: P
     parsed = load(dig)
     assert sorted(parsed) == ["+dbt_build", "_export", "timezone"]
     assert re.fullmatch(r"[A-Za-z0-9_]+", parsed["_export"]["gen_workflow"])
+
+
+def test_a_folder_without_a_dbt_project_says_so(tmp_path: Path) -> None:
+    done = run("workflows", "--project-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr == (f"error: {tmp_path}: is not a dbt project (no dbt_project.yml): run gen in your dbt "
+                           "project, or pass --project-dir or --manifest\n")
+    assert not (tmp_path / "out").exists()

@@ -75,7 +75,11 @@ def test_workflows_check_reports_coverage_when_all_is_well(project: Path, tmp_pa
 def test_check_bad_input_is_exit_2(tmp_path: Path) -> None:
     result = gen("check", "--project-dir", str(tmp_path))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: {tmp_path / 'target' / 'manifest.json'}: no such file")
+    assert result.stderr.startswith(f"error: {tmp_path}: is not a dbt project (no dbt_project.yml)")
+    (tmp_path / "dbt_project.yml").write_text("name: shop\n")
+    result = gen("check", "--project-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path / 'target' / 'manifest.json'}: no such file; run `dbt parse`")
 
 
 # --- diff -----------------------------------------------------------------------------------------

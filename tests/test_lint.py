@@ -320,3 +320,12 @@ def test_the_example_project_is_clean(parsed_shop: Path) -> None:
     done = CliRunner().invoke(cli, ["lint", "--project-dir", str(parsed_shop)])
     assert done.exit_code == 0, done.output
     assert done.output == "0 errors, 0 warnings in 10 models\n"
+
+
+def test_ignoring_a_rule_that_does_not_exist_is_an_input_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "gen", "lint", "--ignore", "GEN999", "--project-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --ignore GEN999: no such rule (rules: GEN101, GEN102")

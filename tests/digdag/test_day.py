@@ -9,6 +9,7 @@ warehouse needs no such lock."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
+from gen.ir import Plan
 from gen.pipeline import Inputs, generate
 from gen.push import archive
 from gen.requires import Timing, grid_sessions
@@ -41,9 +43,15 @@ def call(url: str, method: str = "GET", body: Any = None, content_type: str = "a
         return json.loads(response.read())
 
 
+@functools.cache
+def example_plan() -> Plan:
+    """The example's plan, from a fresh `dbt parse` (a clean clone has no target/)."""
+    return generate(Inputs(project_dir=EXAMPLE, parse=True)).plan
+
+
 def day_sessions(day: datetime) -> list[tuple[datetime, str, datetime]]:
     """(start time, workflow, session time) of each workflow's first session started on `day`."""
-    plan = generate(Inputs(project_dir=EXAMPLE, manifest=EXAMPLE / "target" / "manifest.json")).plan
+    plan = example_plan()
     out = []
     for w in plan.workflows:
         assert w.schedule is not None
