@@ -100,7 +100,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_inputs(ctx: click.Context, /, **kw: Any) -> Any:
     """Inputs from flags, falling back to [tool.gen] defaults."""
-    from gen.inputs import Inputs
+    from gen.inputs import Inputs, stale_manifest
 
     defaults = ctx.obj["defaults"]
 
@@ -110,22 +110,29 @@ def build_inputs(ctx: click.Context, /, **kw: Any) -> Any:
             value = Path(defaults[name])
         return Path(value) if value is not None else None
 
-    return Inputs(project_dir=pick("project_dir") or Path("."), manifest=pick("manifest"),
-                  config=pick("config_path") or pick("config"), parse=kw["parse"],
-                  profiles_dir=pick("profiles_dir"), project_name=kw.get("project_name"),
-                  templates=str(pick("templates")) if pick("templates") else None)
+    inputs = Inputs(project_dir=pick("project_dir") or Path("."), manifest=pick("manifest"),
+                    config=pick("config_path") or pick("config"), parse=kw["parse"],
+                    profiles_dir=pick("profiles_dir"), project_name=kw.get("project_name"),
+                    templates=str(pick("templates")) if pick("templates") else None)
+    stale = stale_manifest(inputs)
+    if stale:
+        click.echo(f"warning: {stale}", err=True)
+    return inputs
 
 
-def out_dir(ctx: click.Context, /, value: Path | None) -> Path:
-    """--out, else [tool.gen] out, else ./out."""
+def out_dir(ctx: click.Context, /, value: Path | None, inputs: Any) -> Path:
+    """--out, else [tool.gen] out, else out/ in the dbt project folder."""
     if value is not None:
         return value
-    return Path(ctx.obj["defaults"].get("out", "out"))
+    if "out" in ctx.obj["defaults"]:
+        return Path(ctx.obj["defaults"]["out"])
+    return Path(inputs.project_dir) / "out"
 
 
 @cli.command()
 @input_options
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: out/).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: out/ in the dbt project folder).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if out/ is not up to date.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what changes.")
 @click.option("--dry-run", is_flag=True, help="Write nothing; say what would change.")
@@ -142,7 +149,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
 
     def body() -> int:
         inputs = build_inputs(ctx, **kw)
-        target = out_dir(ctx, out)
+        target = out_dir(ctx, out, inputs)
         dry = check or dry_run
         record = not (dry or no_cache or inputs.parse)
         if record and _replay_if_up_to_date(inputs, target, quiet=quiet):
@@ -250,7 +257,7 @@ def push(ctx: click.Context, /, out: Path | None, endpoint: str, project_name_ov
         from gen.push import Client, auth_headers, git_revision, push_project
 
         inputs = build_inputs(ctx, **kw)
-        target = out_dir(ctx, out)
+        target = out_dir(ctx, out, inputs)
         result = generate(inputs)
         changes = compare_tree(result.tree, target)
         if changes.changed or not target.is_dir():
@@ -380,7 +387,7 @@ def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, hea
         if base is not None:
             before = summarize_plan(generate(replace(inputs, manifest=base, parse=False)).plan)
         else:
-            target = out_dir(ctx, out)
+            target = out_dir(ctx, out, inputs)
             project = read_project(target)
             if project.foreign:
                 click.echo(f"warning: {target}: not comparing {len(project.foreign)} .dig file(s) gen did "

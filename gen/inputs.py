@@ -6,6 +6,7 @@ Kept apart from the pipeline (and its imports) so that a run answered by the up-
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,3 +43,35 @@ def resolve_manifest(inputs: Inputs) -> Path:
 def config_path(inputs: Inputs) -> Path:
     """The gen.yml to read: --config, else gen.yml in the project folder."""
     return inputs.config or inputs.project_dir / "gen.yml"
+
+
+_NOT_SOURCES = {"target", "logs", "dbt_packages", "dbt_modules", "node_modules", "out", "venv"}
+_SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".py", ".csv", ".md")
+
+
+def stale_manifest(inputs: Inputs) -> str | None:
+    """A warning when the default target/manifest.json is older than a file of the dbt project: a schedule
+    changed in schema YAML since the last `dbt parse` would be silently ignored."""
+    manifest = inputs.project_dir / "target" / "manifest.json"
+    if inputs.parse or inputs.manifest is not None or not (inputs.project_dir / "dbt_project.yml").is_file():
+        return None
+    try:
+        parsed = manifest.stat().st_mtime
+    except OSError:
+        return None
+    newest: tuple[float, str] | None = None
+    for folder, dirs, files in os.walk(inputs.project_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCES]
+        for name in files:
+            if name.endswith(_SOURCE_SUFFIXES):
+                path = os.path.join(folder, name)
+                try:
+                    changed = os.stat(path).st_mtime
+                except OSError:
+                    continue
+                if changed > parsed and (newest is None or changed > newest[0]):
+                    newest = (changed, path)
+    if newest is None:
+        return None
+    return (f"{manifest} is older than {newest[1]}: this run reads the project as it was at the last `dbt parse`; "
+            "run `dbt parse` first, or pass --parse")

@@ -31,7 +31,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     candidates = [n for n in manifest.nodes.values() if _schedulable(n, packages)]
     settings: dict[str, NodeSettings] = {}
     excluded: list[str] = []
-    resolve = settings_resolver(config, root_project=root)
+    used_rules: set[int] = set()
+    resolve = settings_resolver(config, root_project=root, used_rules=used_rules)
     for node in sorted(candidates, key=lambda n: n.unique_id):
         resolved = resolve(node)
         if resolved.enabled:
@@ -56,6 +57,9 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
                 edges[owner[uid]].add(owner[parent])
     check_workflow_cycles(edges, groups, source=manifest.path)
     warnings = list(manifest.warnings) + list(node_graph.warnings)
+    warnings += [f"{config.source or 'gen.yml'}: rules[{rule.index}] matches no node "
+                 f"(match: {', '.join(f'{k}: {list(v)}' for k, v in rule.match.items())})"
+                 for rule in config.rules if rule.index not in used_rules]
     selectors = _selectors(manifest, settings)
     shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in groups}
     # Equal timings become one object, so the require> of each pair of timings is worked out once.
@@ -70,7 +74,8 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         requires = []
         upstreams = tuple(sorted(edges.get(name, ())))
         for upstream in upstreams:
-            task = _require_task(name, upstream, timings, config, warnings, manifest.path, known)
+            task = _require_task(name, upstream, timings, config, warnings, _timing_origin(shared[name], config),
+                                 known)
             if task is not None:
                 requires.append(task)
         members = groups[name]
@@ -93,6 +98,15 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         workflows=bound_fan_in(tuple(workflows), timings, limit=config.max_attempt_tasks),
         excluded=tuple(excluded),
         warnings=tuple(warnings))
+
+
+def _timing_origin(settings: NodeSettings, config: Config) -> str:
+    """Where a reader's window or schedule was set, for the warnings about its require>s: the file to edit."""
+    for key in ("window", "schedule"):
+        where = settings.origin(key)
+        if where != "defaults":
+            return where
+    return config.source or "gen.yml (defaults)"
 
 
 def _texts(value: Any) -> list[str]:

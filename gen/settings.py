@@ -128,14 +128,18 @@ def resolve_settings(node: Node, config: Config, *, root_project: str,
         origins=tuple(sorted((k, where) for k, (_, where) in raw.items())))
 
 
-def settings_resolver(config: Config, *, root_project: str) -> Callable[[Node], NodeSettings]:
+def settings_resolver(config: Config, *, root_project: str,
+                      used_rules: set[int] | None = None) -> Callable[[Node], NodeSettings]:
     """resolve_settings for many nodes: a node that no rule matches and that has no meta.digdag gets
-    the defaults, which are validated once (the first such node raises what resolve_settings would)."""
+    the defaults, which are validated once (the first such node raises what resolve_settings would).
+    `used_rules` collects the index of every rule that matched a node."""
     defaults: list[NodeSettings] = []
     matchers = [(rule, rule_matcher(rule)) for rule in config.rules]
+    used = used_rules if used_rules is not None else set()
 
     def resolve(node: Node) -> NodeSettings:
         matched = [rule for rule, matches in matchers if matches(node)]
+        used.update(rule.index for rule in matched)
         if node.digdag or matched:
             return resolve_settings(node, config, root_project=root_project, matched=matched)
         if not defaults:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -140,3 +141,22 @@ def test_a_folder_without_a_dbt_project_says_so(tmp_path: Path) -> None:
     assert done.stderr == (f"error: {tmp_path}: is not a dbt project (no dbt_project.yml): run gen in your dbt "
                            "project, or pass --project-dir or --manifest\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_older_than_the_project_is_named(tmp_path: Path) -> None:
+    import os
+    project = tmp_path / "dbt"
+    (project / "target").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: shop\n")
+    (project / "target" / "manifest.json").write_text(json.dumps(manifest_dict(node("orders", meta=DAILY))))
+    (project / "models").mkdir()
+    schema = project / "models" / "_schema.yml"
+    schema.write_text("models: []\n")
+    os.utime(project / "target" / "manifest.json", (1_000_000, 1_000_000))  # parsed long before the edit
+    done = run("workflows", "--project-dir", str(project), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0
+    assert f"warning: {project / 'target' / 'manifest.json'} is older than {schema}" in done.stderr
+    assert (tmp_path / "out" / "orders.dig").is_file()
+    fresh = run("workflows", "--project-dir", str(project), "--manifest", str(project / "target" / "manifest.json"),
+                "--out", str(tmp_path / "out"))
+    assert "older than" not in fresh.stderr  # an explicit --manifest is the user's choice
