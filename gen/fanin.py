@@ -22,7 +22,7 @@ from gen.requires import SAME, Need, Required, Timing, describe
 def attempt_tasks(workflow: Workflow) -> int:
     """The most tasks one attempt of the workflow creates: itself, +require and +dbt_build, one per plain
     require>, and a loop> with its generated group and one task per session."""
-    return 3 + sum(1 if r.required.most == 1 else r.required.most + 2 for r in workflow.requires)
+    return 3 + sum(r.required.most + 2 if r.required.loops else 1 for r in workflow.requires)
 
 
 def bound_fan_in(workflows: tuple[Workflow, ...], timings: Mapping[str, Timing], *,
@@ -37,7 +37,7 @@ def bound_fan_in(workflows: tuple[Workflow, ...], timings: Mapping[str, Timing],
             continue
         requires = []
         for req in workflow.requires:
-            if req.required.most == 1:
+            if not req.required.loops:
                 requires.append(req)
                 continue
             key = (req.upstream, timings[workflow.name])

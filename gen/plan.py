@@ -214,10 +214,13 @@ def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config
         warnings.append(f"{source}: {message}; no require> added (requires.unaligned: skip)")
         return None
     if clamped:
+        part = "all" if task.required.most == 0 else "part"
         warnings.append(
             f"{source}: workflow {reader!r} ({describe(r)}, window {r.window}) reads {upstream!r} "
-            f"({describe(u)}): part of its window lies after its run time, so those upstream sessions are "
+            f"({describe(u)}): {part} of its window lies after its run time, so those upstream sessions are "
             "not required (they have not started yet); consider window: previous")
+    if task.required.most == 0:
+        return None  # no session of the upstream has come by the reader's run time: nothing to require
     return task  # one record for every reader of this upstream with the same timing
 
 

@@ -412,6 +412,11 @@ class Required:
     need: Need
     most: int
 
+    @property
+    def loops(self) -> bool:
+        """True when a reader session may need other than exactly one session: a loop> of require>s."""
+        return self.kind == COMPUTED and self.need.count != 1
+
 
 @lru_cache(maxsize=4096)
 def required_sessions(reader: Timing, upstream: Timing) -> Required:

@@ -47,7 +47,52 @@ def _every_schedule() -> tuple[dict[str, Any], dict[str, Any]]:
     return manifest_dict(*nodes), config
 
 
-CASES = {"every_schedule": _every_schedule}
+def _dst_and_overrides() -> tuple[dict[str, Any], dict[str, Any]]:
+    """DST zones (the shared session library), the reader's own and previous session, an unscheduled
+    upstream, a package node, a group, per-workflow Kubernetes overrides and the Digdag blocks."""
+    ny = {"timezone": "America/New_York"}
+    nodes = [
+        node("clicks", meta={"schedule": {"hourly>": "05:00"}, **ny}),
+        node("clicks_daily", deps=("model.shop.clicks",),
+             meta={"schedule": {"daily>": "02:00:00"}, "window": "previous", **ny}),
+        node("clicks_summary", deps=("model.shop.clicks_daily",),
+             meta={"schedule": {"daily>": "04:00:00"}, "window": "previous", **ny}),
+        node("clicks_enriched", deps=("model.shop.clicks_daily", "model.shop.lookup"),
+             meta={"schedule": {"daily>": "03:00:00"}, **ny, "namespace": "heavy", "timeout_seconds": 7200,
+                   "retry": {"limit": 3, "interval": 300, "interval_type": "exponential"}}),
+        node("lookup", meta={"schedule": None}),
+        node("berlin_hourly", deps=("model.shop.clicks",),
+             meta={"schedule": {"hourly>": "15:00"}, "timezone": "Europe/Berlin"}),
+        node("util_dates", package="utils"),
+        node("uses_util", deps=("model.utils.util_dates",), meta={"workflow": "util_group"}),
+        node("uses_util_too", deps=("model.shop.uses_util",), meta={"workflow": "util_group"}),
+    ]
+    config = {"timezone": "UTC", "schedule": {"daily>": "01:00:00"}, "include_packages": ["utils"],
+              "retry": 1, "export": {"team": "data-platform"},
+              "error": {"http>": "https://hooks.example.com/dbt", "method": "POST",
+                        "content": {"text": "dbt failed: ${session_time}"}, "content_format": "json"},
+              "sla": {"time": "09:00", "+late": {"echo>": "not done by 09:00"}},
+              "kubernetes": {"namespace": "analytics"}}
+    return manifest_dict(*nodes), config
+
+
+def _split_and_fan_in() -> tuple[dict[str, Any], dict[str, Any]]:
+    """An output split into Digdag projects by folder (project_name: on requires across them), and a daily
+    reader of hourly tables over the task limit (completion workflows)."""
+    hourly = {"schedule": {"hourly>": "10:00"}}
+    nodes = [node(f"events_{i}", path=f"models/staging/events_{i}.sql", meta=hourly) for i in range(3)]
+    nodes += [node(f"stg_{i:02d}", path=f"models/staging/stg_{i:02d}.sql") for i in range(40)]
+    nodes += [node(f"mart_{i:02d}", path=f"models/marts/mart_{i:02d}.sql", deps=(f"model.shop.stg_{i:02d}",))
+              for i in range(40)]
+    nodes.append(node("daily_events", path="models/marts/daily_events.sql",
+                      deps=tuple(f"model.shop.events_{i}" for i in range(3)),
+                      meta={"schedule": {"daily>": "02:00:00"}, "window": "previous"}))
+    config = {"schedule": {"daily>": "01:00:00"}, "max_project_bytes": 90000, "max_attempt_tasks": 60}
+    return manifest_dict(*nodes), config
+
+
+CASES = {"every_schedule": _every_schedule, "dst_and_overrides": _dst_and_overrides,
+         "split_and_fan_in": _split_and_fan_in}
 
 
 def render_case(name: str, tmp: Path) -> dict[str, str]:

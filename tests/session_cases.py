@@ -79,12 +79,12 @@ def cases(every: int = 5, *, per_mark: int | None = None, loop_ends: bool = Fals
 def _cases(reader: Timing, required: Required, t: datetime, *, loop_ends: bool) -> Iterator[Case]:
     want = sessions(required.need, t)
     last = _previous(reader, t).isoformat() if reader.grid is not None else t.isoformat()
-    if required.most > 1:
+    if required.loops:
         yield Case(_expr(expressions.session_count(required)), t.isoformat(), last, 0, str(len(want)))
     for index, s in enumerate(want):
         if loop_ends and index not in (0, len(want) // 2, len(want) - 1):
             continue
-        expr = expressions.session_time(required, "i" if required.most > 1 else None)
+        expr = expressions.session_time(required, "i" if required.loops else None)
         if required.kind == SAME:  # the same instant: require> passes the reader's own session time
             assert expr is None and s == t
             expr, s = "${session_time}", t

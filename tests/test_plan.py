@@ -239,3 +239,12 @@ def test_a_reader_needing_more_sessions_than_one_attempt_holds_is_refused(tmp_pa
     reader = node("daily", deps=("model.shop.every_minute",), meta={**DAILY, "window": "previous"})
     with pytest.raises(PlanError, match=r"requires 1440 sessions of 'every_minute', more than max_attempt_tasks \(1000"):
         plan_of(tmp_path, up, reader)
+
+
+def test_a_reader_whose_whole_window_lies_after_its_run_requires_nothing_and_is_warned(tmp_path: Path) -> None:
+    """A current-window daily reader of a previous-window daily table would need tomorrow's session, which
+    has not started when the reader runs: no require> (never a future session), and a warning."""
+    plan = plan_of(tmp_path, node("up", meta={**DAILY, "window": "previous"}),
+                   node("down", deps=("model.shop.up",), meta={"schedule": {"daily>": "08:00:00"}}))
+    assert by_name(plan)["down"].requires == ()
+    assert any("'down'" in w and "all of its window lies after its run time" in w for w in plan.warnings)

@@ -13,7 +13,7 @@ from gen.plan import plan_workflows
 from gen.render import render_tree
 from tests.conftest import FIXTURES, REPO
 from tests.digdag.conftest import copy_project, digdag
-from tests.golden_cases import GOLDEN
+from tests.golden_cases import CASES, GOLDEN
 
 pytestmark = pytest.mark.digdag
 
@@ -35,6 +35,16 @@ def test_golden_every_schedule_passes_check(tmp_path: Path) -> None:
     text = check(copy_project(GOLDEN / "every_schedule", tmp_path / "p"), tmp_path)
     assert 'minutes_interval>: "15"' in text or "minutes_interval>: 15" in text
     assert "weekly>" in text and "monthly>" in text and "cron>" in text
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_golden_project_passes_check(case: str, tmp_path: Path) -> None:
+    """Each golden tree, or each Digdag project of a split one, is a project `digdag check` accepts."""
+    root = copy_project(GOLDEN / case, tmp_path / "p")
+    projects = [p for p in sorted(root.iterdir()) if (p / "shared").is_dir()] or [root]
+    for project in projects:
+        text = check(project, tmp_path)
+        assert all(f"{dig.stem} (" in text for dig in project.glob("*.dig")), text[-2000:]
 
 
 @pytest.mark.compat
