@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gen.ir import Plan
-from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
+from gen.manifest import Manifest, buildable
 from gen.selection import Selector
 
 GAP_KINDS = ("missed", "twice", "unexpected", "misplaced", "empty")
@@ -59,13 +59,6 @@ class Coverage:
     def ok(self) -> bool:
         """True when every expected node is built exactly once and nothing else is."""
         return not self.gaps
-
-
-def buildable(node: Node) -> bool:
-    """True for the nodes `dbt build` materializes and gen schedules: enabled models, seeds, snapshots."""
-    if node.resource_type not in SCHEDULABLE_TYPES or not node.enabled:
-        return False
-    return not (node.resource_type == "model" and node.materialized == "ephemeral")
 
 
 def expected_nodes(manifest: Manifest, plan: Plan, *,

@@ -12,6 +12,7 @@ from typing import Any
 from gen.diff import AddedWorkflow, ModelNote, PlanDiff, WorkflowChange
 from gen.digread import WorkflowSummary
 from gen.nextrun import NextRun
+from gen.words import plural
 
 FORMATS = ("text", "markdown", "json")
 MARKDOWN_MARK = "<!-- gen diff -->"
@@ -28,20 +29,16 @@ def format_diff(diff: PlanDiff, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def headline(diff: PlanDiff) -> str:
     """One line: counts of what changed, or that nothing did."""
     if not diff.has_changes:
-        return f"no workflow changes ({_n(diff.workflows_after, 'workflow')})"
+        return f"no workflow changes ({plural(diff.workflows_after, 'workflow')})"
     renamed = len(diff.renamed)
     changed = sum(1 for c in diff.changed if c.renamed_from is None or _has_more(c))
     counts = ((len(diff.added), "added"), (len(diff.removed), "removed"), (renamed, "renamed"),
               (changed, "changed"))
     parts = [f"{count} {word}" for count, word in counts if count] or ["models moved"]
-    return f"{', '.join(parts)} ({diff.workflows_before} -> {_n(diff.workflows_after, 'workflow')})"
+    return f"{', '.join(parts)} ({diff.workflows_before} -> {plural(diff.workflows_after, 'workflow')})"
 
 
 def _has_more(change: WorkflowChange) -> bool:
@@ -119,7 +116,7 @@ def format_markdown(diff: PlanDiff) -> str:
     """A pull-request comment: a headline, then one section per kind of change."""
     out = [MARKDOWN_MARK, "### Digdag workflows (gen diff)", ""]
     if not diff.has_changes:
-        out.append(f"No workflow changes ({_n(diff.workflows_after, 'workflow')}).")
+        out.append(f"No workflow changes ({plural(diff.workflows_after, 'workflow')}).")
         return "\n".join(out) + "\n"
     out += [f"**{headline(diff)}**", ""]
     if diff.unscheduled or diff.dropped:

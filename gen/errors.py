@@ -80,12 +80,6 @@ class PushError(GenError):
     """Pushing to the Digdag server failed."""
 
 
-class NotFreshError(GenError):
-    """The committed out/ differs from what generation would produce."""
-
-    exit_code = 1
-
-
 class ProjectReadError(GenError):
     """A generated Digdag project (out/) cannot be read back (names the .dig file and the cause)."""
 

@@ -23,6 +23,7 @@ from gen.manifest import Manifest, NodeCode, load_code, load_manifest
 from gen.pipeline import Inputs, resolve_manifest
 from gen.plan import plan_workflows
 from gen.settings import resolve_settings
+from gen.words import plural
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -130,8 +131,8 @@ def format_text(result: LintResult) -> list[str]:
     lines += [f"note: {note}" for note in result.notes]
     errors, warnings = result.count(ERROR), result.count(WARNING)
     silenced = f" ({result.silenced} silenced)" if result.silenced else ""
-    models = _n(result.models, "model")
-    lines.append(f"{_n(errors, 'error')}, {_n(warnings, 'warning')} in {models}{silenced}")
+    models = plural(result.models, "model")
+    lines.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {models}{silenced}")
     return lines
 
 
@@ -148,5 +149,3 @@ def format_json(result: LintResult) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"

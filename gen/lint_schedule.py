@@ -10,7 +10,7 @@ from gen.findings import Finding, finding
 from gen.ir import Plan, Workflow
 from gen.lint_code import zone_differs
 from gen.manifest import Manifest, Node, NodeCode
-from gen.requires import Timing, Unaligned, describe, grid_sessions, is_clamped, need_for, sessions
+from gen.requires import Timing, Unaligned, describe, grid_sessions, is_clamped, need_for, sessions, timing_of
 
 # Upstream workflows that hold no session data of their own (views read live data, seeds come from the
 # repository): starting them early is harmless, so GEN301/GEN302 leave them out.
@@ -19,9 +19,7 @@ _SAMPLE_DAYS = {"minute": 1, "hour": 2, "day": 21, "week": 70, "month": 366}
 
 
 def _timing(workflow: Workflow) -> Timing:
-    schedule = workflow.schedule
-    return Timing(grid=schedule.grid if schedule else None, tz=workflow.timezone,
-                  delay_seconds=schedule.delay_seconds if schedule else 0, window=workflow.window)
+    return timing_of(workflow.schedule, workflow.timezone, workflow.window)
 
 
 def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Plan, *,

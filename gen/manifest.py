@@ -118,6 +118,13 @@ class Node(msgspec.Struct, frozen=True, gc=False):
         return f"{self.name}.v{self.version}" if self.version is not None else self.name
 
 
+def buildable(node: Node) -> bool:
+    """True for the nodes `dbt build` materializes and gen schedules: enabled models, seeds, snapshots."""
+    if node.resource_type not in SCHEDULABLE_TYPES or not node.enabled:
+        return False
+    return not (node.resource_type == "model" and node.materialized == "ephemeral")
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """A loaded manifest: its nodes keyed by unique id, plus what gen needs of its metadata."""

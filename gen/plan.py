@@ -14,9 +14,9 @@ from gen.escape import uncarriable
 from gen.fanin import bound_fan_in
 from gen.graph import build_graph, check_workflow_cycles
 from gen.ir import Plan, RequireTask, Workflow
-from gen.manifest import SCHEDULABLE_TYPES, Manifest, Node
+from gen.manifest import Manifest, buildable
 from gen.naming import job_slug, workflow_name
-from gen.requires import Required, Timing, Unaligned, describe, is_clamped, required_sessions
+from gen.requires import Required, Timing, Unaligned, describe, is_clamped, required_sessions, timing_of
 from gen.settings import NodeSettings, settings_resolver
 
 
@@ -28,7 +28,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     if bad_var is not None:
         raise ConfigError(f"dbt.vars holds {bad_var!r}, whose U+{ord(uncarriable(bad_var) or ' '):04X} cannot be "
                           "passed to dbt through helm", source=config.source)
-    candidates = [n for n in manifest.nodes.values() if _schedulable(n, packages)]
+    candidates = [n for n in manifest.nodes.values() if n.package in packages and buildable(n)]
     settings: dict[str, NodeSettings] = {}
     excluded: list[str] = []
     used_rules: set[int] = set()
@@ -65,7 +65,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     # Equal timings become one object, so the require> of each pair of timings is worked out once.
     interned: dict[Timing, Timing] = {}
     timings = {name: interned.setdefault(timing, timing) for name in groups
-               for timing in (_timing(shared[name]),)}
+               for timing in (timing_of(shared[name].schedule, shared[name].timezone, shared[name].window),)}
     known: _Known = ({}, {})
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
@@ -120,12 +120,6 @@ def _texts(value: Any) -> list[str]:
     return []
 
 
-def _schedulable(node: Node, packages: set[str]) -> bool:
-    if node.resource_type not in SCHEDULABLE_TYPES or not node.enabled or node.package not in packages:
-        return False
-    return not (node.resource_type == "model" and node.materialized == "ephemeral")
-
-
 def _selectors(manifest: Manifest, settings: dict[str, NodeSettings]) -> dict[str, str]:
     """`--select` text per node: its name (name.vN for a version) when that names only this node, else its
     full fqn. dbt reads a bare word as a node name in any package or resource type (tests included) and
@@ -174,12 +168,6 @@ def _show(value: Any) -> str:
         return "no schedule"
     describe_ = getattr(value, "describe", None)
     return describe_() if describe_ else repr(value)
-
-
-def _timing(settings: NodeSettings) -> Timing:
-    schedule = settings.schedule
-    return Timing(grid=schedule.grid if schedule else None, tz=settings.timezone,
-                  delay_seconds=schedule.delay_seconds if schedule else 0, window=settings.window)
 
 
 _Parts = tuple[Required, str, bool]

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from gen.ir import Plan
 from gen.output import Changes
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+from gen.words import plural
 
 
 def summary(plan: Plan, changes: Changes, *, out: str, dry: bool, projects: int = 1) -> list[str]:
@@ -17,22 +14,22 @@ def summary(plan: Plan, changes: Changes, *, out: str, dry: bool, projects: int 
     # out/NAME.dig, or out/PROJECT/NAME.dig when the output is split into several Digdag projects
     touched = [f for f in changes.created + changes.updated if f.rpartition("/")[2] in wf and f.count("/") <= 1]
     lines = [
-        f"{_n(len(plan.workflows), 'workflow')} for dbt project {plan.dbt_project} "
-        f"({_n(sum(len(w.node_ids) for w in plan.workflows), 'node')}); "
-        f"{_n(plan.unscheduled, 'workflow')} without a schedule (run by hand or by require>)",
+        f"{plural(len(plan.workflows), 'workflow')} for dbt project {plan.dbt_project} "
+        f"({plural(sum(len(w.node_ids) for w in plan.workflows), 'node')}); "
+        f"{plural(plan.unscheduled, 'workflow')} without a schedule (run by hand or by require>)",
     ]
     if changes.changed:
         lines.append(
             f"{out}: {verb}create {len(changes.created)}, {verb}update {len(changes.updated)}, "
             f"{verb}delete {len(changes.deleted)} file(s); {len(changes.unchanged)} unchanged "
-            f"({_n(len(touched), 'workflow')} touched)")
+            f"({plural(len(touched), 'workflow')} touched)")
     else:
-        lines.append(f"{out}: up to date ({_n(len(changes.unchanged), 'file')})")
+        lines.append(f"{out}: up to date ({plural(len(changes.unchanged), 'file')})")
     if projects > 1:
         lines.append(f"split into {projects} Digdag projects (out/<project>/), each under max_project_bytes "
                      f"({plan.max_project_bytes:,} bytes, Digdag's archive limit)")
     if plan.excluded:
-        lines.append(f"{_n(len(plan.excluded), 'node')} left out by meta.digdag.enabled: false")
+        lines.append(f"{plural(len(plan.excluded), 'node')} left out by meta.digdag.enabled: false")
     return lines
 
 
@@ -41,5 +38,5 @@ def foreign_note(changes: Changes, *, out: str) -> list[str]:
     if not changes.foreign:
         return []
     shown = ", ".join(changes.foreign[:5]) + (" ..." if len(changes.foreign) > 5 else "")
-    return [f"warning: {out} holds {_n(len(changes.foreign), 'file')} gen did not write and will not touch "
+    return [f"warning: {out} holds {plural(len(changes.foreign), 'file')} gen did not write and will not touch "
             f"(digdag push uploads them too): {shown}"]

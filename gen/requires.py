@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gen.schedule import Grid
+from gen.schedule import Grid, Schedule
 from gen.tzfiles import tzif_bytes
 
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
@@ -66,6 +66,12 @@ class Need:
         """Every timezone the operations use."""
         ops = self.first + (self.bound or ())
         return tuple(sorted({op[1] for op in ops if op[0] == "tz"} | {"UTC"}))
+
+
+def timing_of(schedule: Schedule | None, tz: str, window: str) -> Timing:
+    """The Timing of a workflow with this schedule (None: unscheduled), timezone and window."""
+    return Timing(grid=schedule.grid if schedule else None, tz=tz,
+                  delay_seconds=schedule.delay_seconds if schedule else 0, window=window)
 
 
 class Unaligned(Exception):
@@ -381,7 +387,8 @@ def _sample_sessions(reader: Timing, upstream: Timing) -> tuple[datetime, ...]:
     if reader.grid.unit in ("week", "month"):
         out.update(grid_sessions(reader, datetime(2024, 12, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)))
     else:
-        days = 3 if reader.grid.unit in ("minute", "hour") else 40
+        # a few days around each mark: a week boundary, the DST change itself, the month start
+        days = 3 if reader.grid.unit in ("minute", "hour") else 10
         for mark in marks:
             out.update(grid_sessions(reader, mark - timedelta(days=days), mark + timedelta(days=days)))
     return tuple(sorted(out))
@@ -421,13 +428,14 @@ class Required:
 @lru_cache(maxsize=4096)
 def required_sessions(reader: Timing, upstream: Timing) -> Required:
     """What a reader timed `reader` requires of an upstream timed `upstream` (Unaligned when nothing can)."""
-    need = _simplified(reader, upstream, need_for(reader, upstream))
+    need = need_for(reader, upstream)
     if upstream.grid is None:
         return Required(SAME, need, 1)  # an unscheduled upstream runs for the reader's own session time
     if reader.grid is None:
         return Required(COMPUTED, need, 1)
     samples = _sample_sessions(reader, upstream)
     found = [sessions(need, t) for t in samples]
+    need = _simplified(need, samples, found)
     most = max((len(s) for s in found), default=1)
     if need.count == 1 and all(s == [t] for s, t in zip(found, samples, strict=True)):
         return Required(SAME, need, 1)
@@ -443,19 +451,16 @@ def _previous(timing: Timing, t: datetime) -> datetime:
     return _to_dt(timing.tz, _shift(timing.tz, _to_ms(t), -amount, unit))
 
 
-def _simplified(reader: Timing, upstream: Timing, need: Need) -> Need:
-    """The need without the floor operations that change nothing for any sampled reader session: a Tokyo
-    midnight is already on a UTC hourly grid, and the expression a reviewer reads should not say more."""
-    if reader.grid is None or upstream.grid is None:
-        return need
-    samples = _sample_sessions(reader, upstream)
-    expected = [sessions(need, t) for t in samples]
+def _simplified(need: Need, samples: tuple[datetime, ...], expected: list[list[datetime]]) -> Need:
+    """The need without the floor operations that change nothing for any sampled reader session (whose
+    sessions are `expected`): a Tokyo midnight is already on a UTC hourly grid, and the expression a
+    reviewer reads should not say more."""
     for index in reversed(range(len(need.first))):
         if need.first[index][0] != "floor":
             continue
         candidate = Need(first=need.first[:index] + need.first[index + 1:], step=need.step, count=need.count,
                          bound=need.bound, now_offset_seconds=need.now_offset_seconds)
-        if [sessions(candidate, t) for t in samples] == expected:
+        if all(sessions(candidate, t) == want for t, want in zip(samples, expected, strict=True)):
             need = candidate
     first: list[Op] = []
     for op in need.first:  # a zone switch to the zone already in force says nothing

@@ -180,3 +180,17 @@ def test_grid_matches_the_iana_calendar_on_dst_days() -> None:
     cron = timing({"cron>": "15 3 * * *"}, tz="America/New_York")
     got = grid_sessions(cron, datetime(2025, 3, 8, tzinfo=ny), datetime(2025, 3, 11, tzinfo=ny))
     assert got == [datetime(2025, 3, d, 3, 15, tzinfo=ny) for d in (8, 9, 10)]
+
+
+def test_what_the_plan_records_gives_the_full_arithmetic_over_two_years() -> None:
+    """The plan drops floors that change nothing on its samples; over every third reader session of two
+    years (DST changes, month and year ends included) the recorded need gives the sessions need_for does."""
+    from tests.session_cases import pairs
+    for reader, upstream in pairs():
+        if reader.grid is None or upstream.grid is None:
+            continue
+        full, recorded = need_for(reader, upstream), required_sessions(reader, upstream).need
+        step = 3 if reader.grid.unit in ("day", "week", "month") else 97
+        for t in grid_sessions(reader, datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC")),
+                               datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")))[::step]:
+            assert sessions(recorded, t) == sessions(full, t), (reader, upstream, t)
