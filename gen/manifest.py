@@ -255,6 +255,10 @@ def _build(raw: _RawManifest, where: str, project_override: str | None, file_sha
             package=rs.package_name, file=_path(rs.original_file_path), patch_file=None, fqn=(),
             materialized="source", enabled=True, tags=(), digdag={}, depends_on=(), version=None,
             latest_version=None)
+    if project_override and not any(n.package == project_override for n in nodes.values()):
+        packages = sorted({n.package for n in nodes.values() if n.resource_type != "source"})
+        warnings.append(f"{where}: --project-name {project_override!r} is no package of this manifest, so no node "
+                        f"gets a workflow (packages: {', '.join(packages) or 'none'})")
     return Manifest(
         path=where, schema_version=version, dbt_version=raw.metadata.dbt_version, project_name=project,
         adapter_type=raw.metadata.adapter_type, nodes=nodes,

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import msgspec
@@ -43,6 +43,7 @@ class Changes:
     diffs: Mapping[str, str] = field(default_factory=dict)
     staged: tuple[tuple[str, str], ...] = ()  # (name in the staging folder, path in out/) of each write
     digests: Mapping[str, str] = field(default_factory=dict)  # path -> sha256 of the tree's content
+    recovered: int = 0  # files an interrupted earlier run had staged, moved into place by this one
 
     @property
     def changed(self) -> bool:
@@ -78,7 +79,7 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs:
     new_folder = not os.path.lexists(out)
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
-        _recover(out)
+        recovered = _recover(out)
         existing = dict(_walk(out))
         staging = staging_dir(out)
         shutil.rmtree(staging, ignore_errors=True)
@@ -99,7 +100,7 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs:
                     f"{', '.join(changes.blocked[:5])}; move them away or pass --force", source=str(out))
             if not changes.changed:
                 shutil.rmtree(staging, ignore_errors=True)
-                return changes
+                return replace(changes, recovered=recovered)
             _sync(target, [name for name, _ in staged])
         except OSError as e:
             shutil.rmtree(staging, ignore_errors=True)
@@ -117,11 +118,18 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, jobs:
                     "moves": [list(pair) for pair in staged], "deletes": list(changes.deleted)}
                 _write_journal(staging, journal)
                 _commit(out, staging, journal)
-        except OSError as e:
+        except _Stopped as stop:
+            if stop.done == 0:  # nothing in out/ was touched: drop the staged files, say what stopped it
+                shutil.rmtree(staging, ignore_errors=True)
+                raise OutputError(f"cannot write into it ({_reason(stop.error)}); nothing was changed",
+                                  source=str(out)) from stop.error
             raise OutputError(
-                f"writing was interrupted ({_reason(e)}); the next gen run finishes the update from "
-                f"{staging.name}", source=str(out)) from e
-        return changes
+                f"writing stopped after {stop.done} of {stop.total} file(s) ({_reason(stop.error)}); the next "
+                f"gen run finishes the update from {staging.name}", source=str(out)) from stop.error
+        except OSError as e:
+            shutil.rmtree(staging, ignore_errors=True)  # the journal was not written: nothing was moved
+            raise OutputError(f"cannot write into it ({_reason(e)}); nothing was changed", source=str(out)) from e
+        return replace(changes, recovered=recovered)
 
 
 @dataclass(slots=True)
@@ -352,42 +360,65 @@ def _write_journal(staging: Path, journal: dict[str, list]) -> None:  # type: ig
     os.replace(tmp, staging / "journal.json")
 
 
-def _commit(out: Path, staging: Path, journal: Mapping[str, list]) -> None:  # type: ignore[type-arg]
+class _Stopped(Exception):
+    """_commit failed after `done` of `total` operations."""
+
+    def __init__(self, error: OSError, done: int, total: int) -> None:
+        super().__init__(str(error))
+        self.error, self.done, self.total = error, done, total
+
+
+def _commit(out: Path, staging: Path, journal: Mapping[str, list]) -> int:  # type: ignore[type-arg]
+    """Apply a journal (moves, then deletes) and drop the staging folder; returns the files moved. An
+    OSError comes back as _Stopped, saying how far it got."""
     inside = _Inside(out)
     made: set[str] = set()
-    for tmp_name, rel in journal["moves"]:
-        src = os.path.join(staging, tmp_name)
-        target = os.path.join(out, rel)
-        inside.check(rel)
-        folder = os.path.dirname(target)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
-        try:
-            os.replace(src, target)
-        except FileNotFoundError:
-            if os.path.lexists(src):
-                raise
-            # already moved by an interrupted run
-    for rel in journal["deletes"]:
-        target = out / rel
-        _check_inside(out, target)
-        if target.exists() and not target.is_symlink():
-            target.unlink()
-        _prune_empty_dirs(out, target.parent)
+    total = len(journal["moves"]) + len(journal["deletes"])
+    done = 0
+    try:
+        for tmp_name, rel in journal["moves"]:
+            src = os.path.join(staging, tmp_name)
+            target = os.path.join(out, rel)
+            inside.check(rel)
+            folder = os.path.dirname(target)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            try:
+                os.replace(src, target)
+            except FileNotFoundError:
+                if os.path.lexists(src):
+                    raise
+                # already moved by an interrupted run
+            done += 1
+        for rel in journal["deletes"]:
+            target = out / rel
+            _check_inside(out, target)
+            if target.exists() and not target.is_symlink():
+                target.unlink()
+            _prune_empty_dirs(out, target.parent)
+            done += 1
+    except OSError as e:
+        raise _Stopped(e, done, total) from e
     shutil.rmtree(staging, ignore_errors=True)
+    return len(journal["moves"])
 
 
-def _recover(out: Path) -> None:
-    """Finish a run that was killed after staging everything, or drop one killed before."""
+def _recover(out: Path) -> int:
+    """Finish a run that was killed (or stopped) after staging everything, or drop one killed before;
+    returns the files it moved into place."""
     staging = staging_dir(out)
     if not staging.exists():
-        return
+        return 0
     journal_path = staging / "journal.json"
-    if journal_path.exists():
-        _commit(out, staging, msgspec.json.decode(journal_path.read_bytes()))
-    else:
+    if not journal_path.exists():
         shutil.rmtree(staging, ignore_errors=True)
+        return 0
+    try:
+        return _commit(out, staging, msgspec.json.decode(journal_path.read_bytes()))
+    except _Stopped as stop:
+        raise OutputError(f"cannot finish the update an earlier run left in {staging.name} "
+                          f"({_reason(stop.error)}); fix that and run gen again", source=str(out)) from stop.error
 
 
 def _prune_empty_dirs(out: Path, folder: Path) -> None:

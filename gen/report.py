@@ -18,6 +18,9 @@ def summary(plan: Plan, changes: Changes, *, out: str, dry: bool, projects: int 
         f"({plural(sum(len(w.node_ids) for w in plan.workflows), 'node')}); "
         f"{plural(plan.unscheduled, 'workflow')} without a schedule (run by hand or by require>)",
     ]
+    if changes.recovered:
+        lines.append(f"{out}: finished the update an earlier run left unfinished "
+                     f"({plural(changes.recovered, 'file')} moved into place)")
     if changes.changed:
         lines.append(
             f"{out}: {verb}create {len(changes.created)}, {verb}update {len(changes.updated)}, "

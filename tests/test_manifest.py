@@ -138,3 +138,12 @@ def test_a_bad_node_is_named_with_its_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ManifestError, match=r"node model\.shop\.b \(models/b\.sql\): Expected `str`, got `null` - at `\$\.name`"):
         load_manifest(path)
+
+
+def test_a_project_name_that_names_no_package_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest_dict(node("a"))))
+    manifest = load_manifest(path, project_name="shopp")
+    assert any("--project-name 'shopp' is no package of this manifest" in w and "packages: shop" in w
+               for w in manifest.warnings)
+    assert not load_manifest(path, project_name="shop").warnings
