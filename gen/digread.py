@@ -76,11 +76,12 @@ def read_project(folder: Path) -> ProjectSummary:
     return ProjectSummary(workflows=tuple(workflows), foreign=tuple(foreign))
 
 
-class _DigLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also reads Digdag's `!include : file` keys (as `!include file`)."""
+class _DigLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's when PyYAML has it: several times faster on thousands of files)
+    that also reads Digdag's `!include : file` keys (as `!include file`)."""
 
 
-def _include(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+def _include(loader: Any, node: yaml.Node) -> str:
     return f"!include {loader.construct_scalar(node)}" if isinstance(node, yaml.ScalarNode) else "!include"
 
 
