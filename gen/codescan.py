@@ -63,45 +63,22 @@ class Call:
         return None
 
 
+# A string literal (kept) or a comment (blanked), whichever starts first; an unterminated one runs to the end.
+_SQL_SCAN = re.compile(r"""'[^']*(?:'|\Z)|"[^"]*(?:"|\Z)|\{\#.*?(?:\#\}|\Z)|--[^\n]*|/\*.*?(?:\*/|\Z)""", re.S)
+_PY_SCAN = re.compile(r"""'(?:\\.|\\\Z|[^'\\])*(?:'|\Z)|"(?:\\.|\\\Z|[^"\\])*(?:"|\Z)|\{\#.*?(?:\#\}|\Z)|\#[^\n]*""",
+                      re.S)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def blank_comments(text: str, *, language: str = "sql") -> str:
-    """`text` with SQL (--, /* */), Jinja ({# #}) or Python (#) comments replaced by spaces."""
-    out = list(text)
-    i, n = 0, len(text)
-    quote = ""
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == "\\" and language == "python":
-                i += 2
-                continue
-            if c == quote:
-                quote = ""
-            i += 1
-            continue
-        if c in "'\"":
-            quote = c
-            i += 1
-            continue
-        end = -1
-        if text.startswith("{#", i):
-            end = _end(text, "#}", i + 2) + 2
-        elif (language == "python" and c == "#") or (language != "python" and text.startswith("--", i)):
-            end = _end(text, "\n", i)
-        elif language != "python" and text.startswith("/*", i):
-            end = _end(text, "*/", i + 2) + 2
-        if end >= 0:
-            for k in range(i, min(end, n)):
-                if out[k] != "\n":
-                    out[k] = " "
-            i = end
-            continue
-        i += 1
-    return "".join(out)
+    """`text` with SQL (--, /* */), Jinja ({# #}) or Python (#) comments replaced by spaces (newlines kept,
+    so offsets and line numbers stay); quotes are honoured, so `'--'` is no comment."""
 
+    def blank(match: re.Match[str]) -> str:
+        found = match.group()
+        return found if found[0] in "'\"" else _NOT_NEWLINE.sub(" ", found)
 
-def _end(text: str, marker: str, start: int) -> int:
-    found = text.find(marker, start)
-    return found if found >= 0 else len(text)
+    return (_PY_SCAN if language == "python" else _SQL_SCAN).sub(blank, text)
 
 
 def line_of(text: str, offset: int) -> int:

@@ -329,3 +329,63 @@ def test_ignoring_a_rule_that_does_not_exist_is_an_input_error(tmp_path: Path) -
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: --ignore GEN999: no such rule (rules: GEN101, GEN102")
+
+
+# --- comments blanked by one regular expression, as the character loop it replaced did --------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+def reference_blank_comments(text: str, *, language: str = "sql") -> str:
+    """The character loop blank_comments replaced (kept as the reference it must agree with)."""
+    out = list(text)
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and language == "python":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+            i += 1
+            continue
+        if c in "'\"":
+            quote = c
+            i += 1
+            continue
+        end = -1
+        if text.startswith("{#", i):
+            end = _end(text, "#}", i + 2) + 2
+        elif (language == "python" and c == "#") or (language != "python" and text.startswith("--", i)):
+            end = _end(text, "\n", i)
+        elif language != "python" and text.startswith("/*", i):
+            end = _end(text, "*/", i + 2) + 2
+        if end >= 0:
+            for k in range(i, min(end, n)):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = end
+            continue
+        i += 1
+    return "".join(out)
+
+
+def _end(text: str, marker: str, start: int) -> int:
+    found = text.find(marker, start)
+    return found if found >= 0 else len(text)
+
+
+def _end(text: str, marker: str, start: int) -> int:
+    found = text.find(marker, start)
+    return found if found >= 0 else len(text)
+
+
+_PIECES = ["'", '"', "\\", "--", "-", "/*", "*/", "/", "*", "{#", "#}", "{", "#", "\n", "a", " ", "select"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join), st.sampled_from(["sql", "python"]))
+def test_blank_comments_agrees_with_the_character_loop(text: str, language: str) -> None:
+    assert blank_comments(text, language=language) == reference_blank_comments(text, language=language)
