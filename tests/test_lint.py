@@ -336,6 +336,7 @@ def test_ignoring_a_rule_that_does_not_exist_is_an_input_error(tmp_path: Path) -
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+
 def reference_blank_comments(text: str, *, language: str = "sql") -> str:
     """The character loop blank_comments replaced (kept as the reference it must agree with)."""
     out = list(text)
