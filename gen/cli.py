@@ -6,7 +6,6 @@ coverage gaps, 2 bad input or config (or a missing tool), 3 internal error.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Callable
@@ -483,11 +482,9 @@ def lint_command(ctx: click.Context, /, fmt: str, ignore: tuple[str, ...], expec
 
 def main() -> None:
     """Console-script entry point."""
-    # A run builds millions of objects that live until it exits and makes almost no reference cycles:
-    # the cyclic collector's passes over them would be pure overhead, and so would freeing them one by
-    # one at exit. So: no collector, and a hard exit once the output is flushed (nothing gen does needs
-    # an atexit handler; every file is complete and closed before a command returns).
-    gc.disable()
+    # A run builds millions of objects that live until it exits: freeing them one by one at exit would be
+    # pure overhead, so gen exits hard once the output is flushed (nothing gen does needs an atexit
+    # handler; every file is complete and closed before a command returns).
     code: int | str | None = 0
     try:
         cli(prog_name="gen")

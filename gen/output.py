@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -157,11 +156,8 @@ def _compare(tree: Mapping[str, str], out: Path, existing: Mapping[str, tuple[st
     def work(k: int, n: int) -> _Shard:
         lo, hi = k * len(rels) // n, (k + 1) * len(rels) // n
         shard = _Shard()
-        # Shard 0 runs here, once the other shards are forked: the one place a thread may start.
-        flushed = staging[0] if staging is not None and k == 0 and len(rels) > _FSYNC_EACH_UP_TO else None
-        with _writing_behind(flushed, lambda: len(shard.staged)):
-            _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
-                      staging=None if staging is None else (*staging, lo), shard=shard)
+        _classify(tree, rels[lo:hi], existing, force=force, with_diff=with_diff,
+                  staging=None if staging is None else (*staging, lo), shard=shard)
         return shard
 
     return _changes(run_shards(work, shard_count(len(rels), jobs)), tree, existing, with_diff=with_diff)
@@ -267,42 +263,7 @@ def _sync(folder: Path, names: list[str]) -> None:
             os.close(fd)
 
 
-@contextmanager
-def _writing_behind(folder: Path | None, staged: Callable[[], int]) -> Iterator[None]:
-    """While the shards stage files into `folder`, a thread has the kernel write them out (syncfs every
-    _WRITE_BEHIND_SECONDS, when this process has staged more files since the last time), so the disk
-    works while the processes render, and the sync that must come before the rename finds little left
-    to do. An interval in which nothing new was staged (most of an update that changes few files) syncs
-    nothing. Errors are left to the final sync, which reports them."""
-    syncfs = _syncfs() if folder is not None else None
-    if syncfs is None or folder is None:
-        yield
-        return
-    done = threading.Event()
-
-    def flush() -> None:
-        synced = 0
-        while not done.wait(_WRITE_BEHIND_SECONDS):
-            count = staged()
-            if count == synced:
-                continue
-            synced = count
-            try:
-                syncfs(folder)
-            except OSError:
-                return
-
-    thread = threading.Thread(target=flush, name="gen-write-behind", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-
-
 _FSYNC_EACH_UP_TO = 32
-_WRITE_BEHIND_SECONDS = 0.1
 _PER_FOLDER = 500  # staged files of an update go into subfolders: creating one among tens of thousands costs more
 _HEAD = 600  # is_owned() looks at no more than this
 

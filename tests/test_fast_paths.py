@@ -164,7 +164,6 @@ def test_many_files_are_staged_in_folders_and_synced_once(tmp_path: Path, monkey
         pytest.skip("no syncfs on this platform")
     monkeypatch.setattr(output, "_SYNCFS", [lambda folder: (synced.append(folder), real(folder))])
     monkeypatch.setattr(output.os, "fsync", lambda fd: pytest.fail("fsync per file"))
-    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 3600)  # the final sync only
     tree = {f"w{i:04d}.dig": H + f"{i}\n" for i in range(1200)} | {"scripts/run.sh": H + "x\n"}
     out = tmp_path / "out"
     changes = output.apply_tree(tree, out)
@@ -183,43 +182,19 @@ class _SlowTree(dict):  # type: ignore[type-arg]
         return str(super().__getitem__(rel))
 
 
-def test_files_are_written_out_while_the_rest_are_still_rendering(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    real = output._syncfs()
-    if real is None:
-        pytest.skip("no syncfs on this platform")
-    staged_then: list[int] = []
-    staging = output.staging_dir(tmp_path / "out") / "tree"
-
-    def syncfs(folder: Path) -> None:
-        assert folder == staging
-        staged_then.append(sum(1 for p in folder.rglob("*.dig")))
-        real(folder)
-
-    monkeypatch.setattr(output, "_SYNCFS", [syncfs])
-    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 0.01)
-    tree = _SlowTree({f"w{i:03d}.dig": H + f"{i}\n" for i in range(300)})
-    changes = output.apply_tree(tree, tmp_path / "out", jobs=1)
-    assert len(changes.created) == 300
-    # Flushes ran while files were still being staged, and the last one after all of them were.
-    assert any(0 < n < 300 for n in staged_then[:-1]) and staged_then[-1] == 300
-    assert {p.name: p.read_text() for p in (tmp_path / "out").iterdir()} == dict(tree.items())
-
-
 def test_an_update_of_one_file_syncs_the_file_system_once_at_most(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     tree = {f"w{i:03d}.dig": H + f"{i}\n" for i in range(300)}
     output.apply_tree(tree, tmp_path / "out", jobs=1)
     calls: list[Path] = []
     monkeypatch.setattr(output, "_SYNCFS", [calls.append])
-    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 0.01)
     changes = output.apply_tree(_SlowTree({**tree, "w007.dig": H + "changed\n"}), tmp_path / "out", jobs=1)
     assert changes.updated == ("w007.dig",)
-    # The slow compare takes about 0.6 s, 60 flush intervals: only the one staged file may prompt a
-    # syncfs (its own fsync at the end makes it durable); idle intervals sync nothing.
-    assert len(calls) <= 1
+    # One staged file is made durable by its own fsync: no sync of the whole file system.
+    assert calls == []
     assert (tmp_path / "out" / "w007.dig").read_text() == H + "changed\n"
 
 
-def test_a_failing_write_behind_leaves_the_error_to_the_final_sync(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_sync_leaves_out_as_it_was(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     calls: list[Path] = []
 
     def syncfs(folder: Path) -> None:
@@ -227,11 +202,10 @@ def test_a_failing_write_behind_leaves_the_error_to_the_final_sync(tmp_path: Pat
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(output, "_SYNCFS", [syncfs])
-    monkeypatch.setattr(output, "_WRITE_BEHIND_SECONDS", 0.01)
     tree = _SlowTree({f"w{i:03d}.dig": H + f"{i}\n" for i in range(100)})
     with pytest.raises(OutputError, match=r"cannot stage the new files \(Input/output error\); out/ was left"):
         output.apply_tree(tree, tmp_path / "out", jobs=1)
-    assert len(calls) >= 2  # the thread stopped at its first failure; the final sync raised it again
+    assert len(calls) == 1
     assert not list((tmp_path / "out").rglob("*"))
     assert not list(tmp_path.glob(".out.gen-staging*"))
 
