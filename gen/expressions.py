@@ -72,10 +72,8 @@ def _ops(ops: tuple[Op, ...]) -> str:
     """Operations as a JavaScript array: a zone name switches zone, [n, unit] shifts, [unit, step, weekday,
     monthday, phase minutes] floors onto a grid."""
     parts = []
-    for index, op in enumerate(ops):
+    for op in _effective(ops):
         if op[0] == "tz":
-            if index + 1 < len(ops) and ops[index + 1][0] == "tz":
-                continue
             parts.append(f"'{op[1]}'")
         elif op[0] == "add":
             parts.append(f"[{op[1]}, '{op[2]}']")
@@ -85,6 +83,12 @@ def _ops(ops: tuple[Op, ...]) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
+def _effective(ops: tuple[Op, ...]) -> list[Op]:
+    """The operations without a zone switch that the next operation switches again (it changes nothing)."""
+    return [op for op, after in zip(ops, (*ops[1:], ("end",)), strict=True)
+            if not (op[0] == "tz" and after[0] == "tz")]
+
+
 @lru_cache(maxsize=4096)
 def _moment_chain(need: Need) -> str | None:
     """`moment(session_time)...` reaching the first required session, when every zone has a fixed offset,
@@ -92,10 +96,8 @@ def _moment_chain(need: Need) -> str | None:
     if need.count is None or not all(has_fixed_offset(zone) for zone in need.zones):
         return None
     chain = "moment(session_time)"
-    for index, op in enumerate(need.first):
+    for op in _effective(need.first):
         if op[0] == "tz":
-            if index + 1 < len(need.first) and need.first[index + 1][0] == "tz":
-                continue
             chain += f".utcOffset({offset_table(op[1])[0]})"
         elif op[0] == "add":
             amount, unit = op[1], op[2]

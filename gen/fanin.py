@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import msgspec
+
 from gen.errors import PlanError
 from gen.ir import RequireTask, Workflow
 from gen.naming import job_slug
@@ -48,7 +50,7 @@ def bound_fan_in(workflows: tuple[Workflow, ...], timings: Mapping[str, Timing],
             requires.append(RequireTask(task=helper.name, upstream=helper.name,
                                         required=Required(SAME, _own_session(req.required.need), 1),
                                         why=f"{req.why}, completed by {helper.name}"))
-        reader = _replace(workflow, requires=tuple(requires),
+        reader = msgspec.structs.replace(workflow, requires=tuple(requires),
                           upstreams=tuple(sorted({*workflow.upstreams, *(r.upstream for r in requires)})))
         if attempt_tasks(reader) > limit:
             raise PlanError(f"workflow {workflow.name!r} requires {len(workflow.requires)} upstream workflows: one "
@@ -79,9 +81,3 @@ def _completion(reader: Workflow, req: RequireTask, timing: Timing, taken: set[s
 
 def _own_session(need: Need) -> Need:
     return Need(first=need.first[:1], step=(1, "minutes"), count=1, bound=None, now_offset_seconds=0)
-
-
-def _replace(workflow: Workflow, **changes: object) -> Workflow:
-    import msgspec
-
-    return msgspec.structs.replace(workflow, **changes)

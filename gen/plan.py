@@ -73,9 +73,9 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     for name in sorted(groups):
         requires = []
         upstreams = tuple(sorted(edges.get(name, ())))
+        origin = _timing_origin(shared[name], config)
         for upstream in upstreams:
-            task = _require_task(name, upstream, timings, config, warnings, _timing_origin(shared[name], config),
-                                 known)
+            task = _require_task(name, upstream, timings, config, warnings, origin, known)
             if task is not None:
                 requires.append(task)
         members = groups[name]

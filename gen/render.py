@@ -159,11 +159,12 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
         template = env.get_template("workflow.dig.j2")
         static = _static_files(env, header)
         shared = _shared_renderer(env, plan, header)
+        overrides = _overrides(plan)
 
         def workflow_text(workflow: Workflow, project_of: Mapping[str, str]) -> str:
             own = project_of.get(workflow.name)
             return f"# {header}\n" + template.render(
-                plan=plan, workflow=workflow, values_file=VALUES_FILE, overrides=_overrides(plan),
+                plan=plan, workflow=workflow, values_file=VALUES_FILE, overrides=overrides,
                 uses_library=uses_library,
                 project_name=lambda upstream: project_of[upstream] if project_of.get(upstream, own) != own else None)
 

@@ -43,12 +43,12 @@ class Selector:
         """Like select_nodes(manifest, selector)."""
         found: frozenset[str] | None = None
         for criterion in selector.split(","):
-            matched = frozenset(uid for uid, node in self._candidates(criterion, selector)
+            matched = frozenset(uid for uid, node in self._candidates(criterion)
                                 if _matches(criterion, node, self._manifest.project_name, selector))
             found = matched if found is None else found & matched
         return found or frozenset()
 
-    def _candidates(self, criterion: str, whole: str) -> list[tuple[str, Node]]:
+    def _candidates(self, criterion: str) -> list[tuple[str, Node]]:
         keys = _lookup_keys(criterion)
         if keys is None:
             return self._nodes
