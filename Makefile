@@ -4,7 +4,7 @@ VENV := .venv/bin
 EXAMPLE := examples/shop
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: setup setup-digdag example check graph test test-compat test-digdag lint goldens bench clean
+.PHONY: setup setup-digdag setup-kube example check graph test test-compat test-digdag lint goldens bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,11 @@ setup:
 ## Digdag 0.10.5.1 from Maven Central (plus ../shared/digdag/m2 when present); fails loudly (see README).
 setup-digdag: setup
 	bash scripts/install-digdag.sh
+
+## The Kubernetes control plane tests/kube runs against (etcd, kube-apiserver, controller-manager, scheduler,
+## KWOK), built with `go` once into ~/.cache/gen/kube and reused after; fails loudly (see README).
+setup-kube: setup
+	bash scripts/install-kube-cluster.sh >/dev/null
 
 ## Generate out/ from the bundled example dbt project (dbt parse through dbt-core, then gen workflows).
 example: setup
@@ -27,7 +32,7 @@ graph: setup
 
 ## The whole test suite: real dbt, helm, kubectl and Digdag (check, run, server). Nothing is deselected
 ## but the compatibility corpus, which lives outside the repository (test-compat).
-test: setup-digdag
+test: setup-digdag setup-kube
 	$(VENV)/pytest -q -m "not compat"
 
 ## The compatibility tests over the real manifests of dbt 1.0-1.12 in ../shared/fixtures (fails without them).

@@ -340,15 +340,12 @@ def _report(rows: list[Row], load_before: tuple[float, ...], load_after: tuple[f
     lines += ["", "Columns: *orjson.loads* is `python -c` reading the manifest and parsing it with "
               "`orjson.loads` (process start to exit); *gen workflows* is the whole run into an empty "
               "folder, every file written and synced (wall time; CPU split into user, gen's own work, "
-              "and sys, mostly the kernel creating and syncing files; both include the forked processes "
-              "that render and write a share of the files); *re-run* is the same command again with "
+              "and sys, mostly the kernel creating and syncing files); *re-run* is the same command again with "
               "nothing changed, answered from gen's up-to-date record (inputs hashed, every file in out/ "
               "read back and compared with the record); *files re-written* counts files whose inode or "
               "mtime the re-run changed; *re-run without the record* is a third run with `--no-cache`: "
               "the manifest decoded, the plan made, every file rendered and compared with out/; peak "
-              "memory is the largest ru_maxrss of the gen runs and of any one of their processes (it "
-              "includes the memory-mapped manifest; forked processes share the parent's memory "
-              "copy-on-write, and each is counted on its own).", "",
+              "memory is the largest ru_maxrss of the gen runs.", "",
               "Disk before each size's runs (creating an empty file, the last of three quick probes of "
               f"{_PROBE_FILES:,} files): " + ", ".join(f"{r.probe_us:.0f} us at {r.models:,}" for r in rows)
               + ". Creating files costs several times more for minutes after many were deleted nearby on "

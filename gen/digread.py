@@ -17,7 +17,7 @@ import yaml
 
 from gen.errors import GenError, ProjectReadError, yaml_problem
 from gen.ir import Plan
-from gen.output import is_owned
+from gen.outdir import is_owned
 from gen.schedule import Schedule, parse_schedule
 
 _WINDOW_RE = re.compile(r"^# .*data window: (\w+) session", re.MULTILINE)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from gen.requires import COMPUTED, PREVIOUS, SAME, Need, Op, Required, has_fixed_offset, offset_table
+from gen.requires import COMPUTED, PREVIOUS, SAME, Need, Op, Required
+from gen.zones import has_fixed_offset, offset_table
 
 LIBRARY_PARAM = "gen_sessions"
 TABLES_PARAM = "gen_tz"

@@ -13,14 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gen.config import Config, load_config
+from gen.config import Config
 from gen.errors import ConfigError
 from gen.findings import ERROR, RULES, WARNING, Finding, rule_id
 from gen.ir import Plan
 from gen.lint_code import code_findings, window_findings
 from gen.lint_schedule import schedule_findings
-from gen.manifest import Manifest, NodeCode, load_code, load_manifest
-from gen.pipeline import Inputs, resolve_manifest
+from gen.manifest import Manifest, NodeCode
+from gen.pipeline import Inputs, load_inputs
 from gen.plan import plan_workflows
 from gen.settings import resolve_settings
 from gen.words import plural
@@ -113,13 +113,11 @@ def _ids(values: tuple[str, ...], where: str, notes: list[str]) -> set[str]:
 
 
 def lint_inputs(inputs: Inputs, *, options: LintOptions) -> LintResult:
-    """Load a project as `gen workflows` does (running dbt parse when asked) and lint it."""
-    config_path = inputs.config or inputs.project_dir / "gen.yml"
-    config = load_config(config_path, required=inputs.config is not None)
-    path = resolve_manifest(inputs)
-    manifest = load_manifest(path, project_name=inputs.project_name)
+    """Load a project as `gen workflows` does (running dbt parse when asked; the manifest decoded once,
+    with its code) and lint it."""
+    manifest, config = load_inputs(inputs, code=True)
     plan = plan_workflows(manifest, config)
-    return lint_project(manifest, load_code(path), plan, config, options=options)
+    return lint_project(manifest, manifest.code, plan, config, options=options)
 
 
 def format_text(result: LintResult) -> list[str]:

@@ -19,7 +19,7 @@ from gen.codescan import (
 from gen.findings import Finding, finding
 from gen.ir import Workflow
 from gen.manifest import Node, NodeCode
-from gen.requires import offset_table
+from gen.zones import offset_table
 
 SESSION_PACKAGE = "digdag_session"
 # Packages whose macros are dbt's and its adapters' own: never scanned for wall-clock reads.

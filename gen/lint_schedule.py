@@ -38,6 +38,8 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
             r, u = _timing(reader), _timing(upstream)
             problem = coverage_problem(r, u, covered=name in required)
             late = lateness(r, u, expected_runtime_seconds) if name in required else None
+            if not (problem or late):
+                continue
             for node, parent in _edges(manifest, reader, upstream):
                 line = _ref_line(code, node, parent)
                 if problem:

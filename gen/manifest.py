@@ -1,86 +1,27 @@
 """manifest.json (dbt schemas v4-v12, best effort for newer) -> frozen typed records.
 
-This is the only module that knows the manifest's raw keys. Only the fields gen needs are decoded
-(msgspec structs ignore the rest), which keeps large manifests fast and memory-light.
+This module and gen.manifest_json (its raw shapes and their decoding) are the only ones that know the
+manifest's raw keys.
 """
 
 from __future__ import annotations
 
 import hashlib
-import mmap
-import os
 import re
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from gen.errors import ManifestError
+from gen.manifest_json import RawDependsOnWithMacros, RawManifest, RawManifestWithCode, RawNode, decode
 
 OLDEST_SCHEMA = 4
 NEWEST_SCHEMA = 12
 SCHEDULABLE_TYPES = frozenset({"model", "seed", "snapshot"})
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)(?:\.json)?$")
-
-
-# --- raw shapes (private) -------------------------------------------------------------------------
-
-
-class _RawDependsOn(msgspec.Struct, forbid_unknown_fields=False):
-    nodes: list[str | None] = msgspec.field(default_factory=list)
-
-
-class _RawMeta(msgspec.Struct, forbid_unknown_fields=False):
-    # Only meta.digdag is read: the rest of a meta block (often large) is skipped, not decoded.
-    digdag: Any = None
-
-
-class _RawConfig(msgspec.Struct, forbid_unknown_fields=False):
-    enabled: bool | None = True  # dbt Fusion writes null for "not set": enabled
-    materialized: str | None = None
-    meta: _RawMeta | None = None
-    tags: list[str] | str | None = None
-
-
-class _RawNode(msgspec.Struct, forbid_unknown_fields=False):
-    unique_id: str
-    resource_type: str
-    name: str
-    package_name: str
-    original_file_path: str = ""
-    patch_path: str | None = None
-    fqn: tuple[str, ...] = ()
-    config: _RawConfig = msgspec.field(default_factory=_RawConfig)
-    meta: _RawMeta | None = None
-    tags: list[str] | str | None = None
-    depends_on: _RawDependsOn | None = None
-    version: str | int | float | None = None
-    latest_version: str | int | float | None = None
-
-
-class _RawSource(msgspec.Struct, forbid_unknown_fields=False):
-    unique_id: str
-    name: str
-    source_name: str = ""
-    package_name: str = ""
-    original_file_path: str = ""
-
-
-class _RawMetadata(msgspec.Struct, forbid_unknown_fields=False):
-    dbt_schema_version: str = ""
-    dbt_version: str = ""
-    project_name: str | None = None
-    project_id: str | None = None
-    adapter_type: str | None = None
-
-
-class _RawManifest(msgspec.Struct, forbid_unknown_fields=False):
-    metadata: _RawMetadata
-    nodes: dict[str, _RawNode]
-    sources: dict[str, _RawSource] = msgspec.field(default_factory=dict)
 
 
 # --- public records -------------------------------------------------------------------------------
@@ -137,6 +78,7 @@ class Manifest:
     nodes: Mapping[str, Node]
     warnings: tuple[str, ...] = ()
     file_sha256: str = ""  # of the file's bytes as read
+    code: Mapping[str, NodeCode] = field(default_factory=dict)  # loaded with code=True only (gen lint)
 
     @property
     def digest(self) -> str:
@@ -147,24 +89,14 @@ class Manifest:
 # --- loading --------------------------------------------------------------------------------------
 
 
-def load_manifest(path: Path, *, project_name: str | None = None) -> Manifest:
-    """Read and validate a manifest.json; every failure is a one-line ManifestError naming the file."""
+def load_manifest(path: Path, *, project_name: str | None = None, code: bool = False) -> Manifest:
+    """Read and validate a manifest.json; every failure is a one-line ManifestError naming the file.
+
+    With `code`, the same single decoding also keeps the SQL/Jinja of every node and macro (for gen lint)."""
     where = str(path)
     try:
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size == 0:
-                raise ManifestError("the file is empty; run `dbt parse` to write a manifest", source=where)
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                # The hash (for the up-to-date record) runs beside the decoding: hashlib lets go of the
-                # GIL, so on a second core it costs no time.
-                hashed: list[str] = []
-                hasher = threading.Thread(target=lambda: hashed.append(hashlib.sha256(data).hexdigest()))
-                hasher.start()
-                try:
-                    raw = _decode(data, where)
-                finally:
-                    hasher.join()
+            data = handle.read()
     except FileNotFoundError as e:
         raise ManifestError(
             "no such file; run `dbt parse` first, pass --parse, or point --manifest at it", source=where
@@ -175,52 +107,13 @@ def load_manifest(path: Path, *, project_name: str | None = None) -> Manifest:
         raise ManifestError("permission denied", source=where) from e
     except OSError as e:
         raise ManifestError(f"cannot be read: {e.strerror or e}", source=where) from e
-    return _build(raw, where, project_name, hashed[0])
-
-
-def _decode(data: Any, where: str) -> _RawManifest:
-    try:
-        return msgspec.json.decode(data, type=_RawManifest)
-    except msgspec.ValidationError as e:
-        text = str(e)
-        if "Expected `object`, got" in text and "at `$`" not in text and "- at" not in text:
-            raise ManifestError(f"not a dbt manifest: the top level must be a JSON object ({text})",
-                                source=where) from e
-        if "Object missing required field `nodes`" in text and "- at `$." not in text:
-            raise ManifestError("not a dbt manifest: it has no `nodes` object", source=where) from e
-        if "Object missing required field `metadata`" in text and "- at `$." not in text:
-            raise ManifestError("not a dbt manifest: it has no `metadata` object", source=where) from e
-        raise ManifestError(f"unexpected shape: {_name_the_node(data, _RawNode, text)}", source=where) from e
-    except msgspec.DecodeError as e:
-        raise ManifestError(f"not valid JSON ({e}); the file may be truncated", source=where) from e
-
-
-class _RawNodes(msgspec.Struct, forbid_unknown_fields=False):
-    nodes: dict[str, msgspec.Raw] = msgspec.field(default_factory=dict)
-
-
-def _name_the_node(data: Any, shape: type, text: str) -> str:
-    """msgspec says `$.nodes[...]` for an error inside a node: find the node and name it and its file."""
-    if "$.nodes[...]" not in text:
-        return text
-    try:
-        nodes = msgspec.json.decode(data, type=_RawNodes).nodes
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return text
-    for uid, raw in nodes.items():
-        try:
-            msgspec.json.decode(raw, type=shape)
-        except msgspec.ValidationError as e:
-            try:
-                file = msgspec.json.decode(raw, type=_RawFile).original_file_path
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                file = ""
-            return f"node {uid}{f' ({file})' if file else ''}: {e}"
-    return text
-
-
-class _RawFile(msgspec.Struct, forbid_unknown_fields=False):
-    original_file_path: str = ""
+    if not data:
+        raise ManifestError("the file is empty; run `dbt parse` to write a manifest", source=where)
+    digest = hashlib.sha256(data).hexdigest()
+    if not code:
+        return _build(decode(data, where, shape=RawManifest), where, project_name, digest)
+    raw = decode(data, where, shape=RawManifestWithCode)
+    return replace(_build(raw, where, project_name, digest), code=_code(raw))
 
 
 def _schema_version(url: str, where: str) -> int:
@@ -232,7 +125,7 @@ def _schema_version(url: str, where: str) -> int:
     return int(match.group(1))
 
 
-def _build(raw: _RawManifest, where: str, project_override: str | None, file_sha256: str) -> Manifest:
+def _build(raw: RawManifest, where: str, project_override: str | None, file_sha256: str) -> Manifest:
     warnings: list[str] = []
     version = _schema_version(raw.metadata.dbt_schema_version, where)
     if version < OLDEST_SCHEMA:
@@ -265,7 +158,7 @@ def _build(raw: _RawManifest, where: str, project_override: str | None, file_sha
         warnings=tuple(warnings), file_sha256=file_sha256)
 
 
-def _project_name(raw: _RawManifest, where: str) -> str:
+def _project_name(raw: RawManifest, where: str) -> str:
     if raw.metadata.project_name:
         return raw.metadata.project_name
     # Before schema v10 the manifest names its project only as md5(project name) in project_id.
@@ -305,7 +198,7 @@ def _path(value: str) -> str:
     return value.replace("\\", "/")
 
 
-def _digdag_meta(rn: _RawNode) -> dict[str, Any]:
+def _digdag_meta(rn: RawNode) -> dict[str, Any]:
     """meta.digdag from node.meta (schema YAML, older dbt) overlaid by config.meta (merged config)."""
     merged: dict[str, Any] = {}
     for meta in (rn.meta, rn.config.meta):
@@ -319,7 +212,7 @@ def _digdag_meta(rn: _RawNode) -> dict[str, Any]:
     return merged
 
 
-def _node(rn: _RawNode) -> Node:
+def _node(rn: RawNode) -> Node:
     # Positional arguments, in Node's field order: this runs once per node of the manifest.
     config = rn.config
     deps = rn.depends_on.nodes if rn.depends_on else ()
@@ -365,35 +258,6 @@ def _digest(nodes: Any) -> str:
 # --- code text, for `gen lint` ----------------------------------------------------------------------
 
 
-class _RawCodeDeps(msgspec.Struct, forbid_unknown_fields=False):
-    macros: list[str | None] | None = msgspec.field(default_factory=list)
-
-
-class _RawCodeConfig(msgspec.Struct, forbid_unknown_fields=False):
-    materialized: str | None = None
-    incremental_strategy: str | None = None
-
-
-class _RawCode(msgspec.Struct, forbid_unknown_fields=False):
-    # Nulls in fields gen reads only for lint are taken as "not set": one must not refuse the manifest.
-    resource_type: str | None = ""
-    package_name: str | None = ""
-    original_file_path: str | None = ""
-    raw_code: str | None = None
-    raw_sql: str | None = None  # schemas before v7
-    compiled_code: str | None = None
-    compiled_sql: str | None = None
-    macro_sql: str | None = None
-    language: str | None = "sql"
-    config: _RawCodeConfig = msgspec.field(default_factory=_RawCodeConfig)
-    depends_on: _RawCodeDeps = msgspec.field(default_factory=_RawCodeDeps)
-
-
-class _RawCodeManifest(msgspec.Struct, forbid_unknown_fields=False):
-    nodes: dict[str, _RawCode] = msgspec.field(default_factory=dict)
-    macros: dict[str, _RawCode] = msgspec.field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class NodeCode:
     """The code of one node or macro (resource_type "macro"), with the macros it calls."""
@@ -410,22 +274,23 @@ class NodeCode:
     macros: tuple[str, ...]
 
 
-def load_code(path: Path) -> dict[str, NodeCode]:
-    """The SQL/Jinja of every node and macro in a manifest, keyed by unique id (for `gen lint`)."""
-    try:
-        raw = msgspec.json.decode(path.read_bytes(), type=_RawCodeManifest)
-    except OSError as e:
-        raise ManifestError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
-    except msgspec.ValidationError as e:
-        raise ManifestError(f"unexpected shape: {_name_the_node(path.read_bytes(), _RawCode, str(e))}",
-                            source=str(path)) from e
-    except msgspec.DecodeError as e:
-        raise ManifestError(f"not valid JSON ({e}); the file may be truncated", source=str(path)) from e
-    return {uid: NodeCode(
-        unique_id=uid, resource_type=rc.resource_type or "macro", package=rc.package_name or "",
-        file=_path(rc.original_file_path or ""), raw_code=rc.raw_code or rc.raw_sql or rc.macro_sql or "",
-        compiled_code=rc.compiled_code or rc.compiled_sql, language=rc.language or "sql",
-        materialized=rc.config.materialized or rc.resource_type or "macro",
-        incremental_strategy=rc.config.incremental_strategy,
-        macros=tuple(m for m in rc.depends_on.macros or () if m))
-        for uid, rc in (*raw.nodes.items(), *raw.macros.items())}
+def _code(raw: RawManifestWithCode) -> dict[str, NodeCode]:
+    """The SQL/Jinja of every node and macro, keyed by unique id."""
+    code = {uid: NodeCode(
+        unique_id=uid, resource_type=rn.resource_type or "macro", package=rn.package_name,
+        file=_path(rn.original_file_path), raw_code=rn.raw_code or rn.raw_sql or "",
+        compiled_code=rn.compiled_code or rn.compiled_sql, language=rn.language or "sql",
+        materialized=rn.config.materialized or rn.resource_type or "macro",
+        incremental_strategy=rn.config.incremental_strategy, macros=_macros(rn.depends_on))
+        for uid, rn in raw.nodes.items()}
+    code.update((uid, NodeCode(
+        unique_id=uid, resource_type=rm.resource_type or "macro", package=rm.package_name or "",
+        file=_path(rm.original_file_path or ""), raw_code=rm.macro_sql or "", compiled_code=None,
+        language="sql", materialized=rm.resource_type or "macro", incremental_strategy=None,
+        macros=_macros(rm.depends_on)))
+        for uid, rm in raw.macros.items())
+    return code
+
+
+def _macros(deps: RawDependsOnWithMacros | None) -> tuple[str, ...]:
+    return tuple(m for m in (deps.macros or ()) if m) if deps is not None else ()

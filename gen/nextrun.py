@@ -1,10 +1,9 @@
 """When a Digdag schedule next runs: a small evaluator of Digdag's cron-with-delay model. Pure.
 
 Digdag turns every schedule into a cron pattern plus a delay (gen.schedule.Schedule.cron and
-delay_seconds), matched minute by minute in the workflow's timezone by cron4j. A match is a session
-time; the run starts `delay` seconds later. The first run Digdag schedules from a moment `now` is the
-earliest session whose run time is at or after `now`. Like cron4j, the day-of-month and day-of-week
-fields must both match (not either, as in Vixie cron); `L` in the day-of-month field is the last day.
+delay_seconds), matched minute by minute in the workflow's timezone by cron4j (gen.cron parses the
+pattern). A match is a session time; the run starts `delay` seconds later. The first run Digdag
+schedules from a moment `now` is the earliest session whose run time is at or after `now`.
 Wall-clock times that a DST change skips are not sessions; a repeated hour counts once (its first
 occurrence). `start:` and `end:` are dates in the workflow's timezone, both inclusive.
 """
@@ -15,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from gen.cron import parse_cron
 from gen.schedule import Schedule
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # Long enough for the rarest pattern cron allows (29 February on a given weekday recurs within 28 years).
 _HORIZON_DAYS = 29 * 366
 
@@ -29,77 +27,6 @@ class NextRun:
 
     session_time: datetime
     run_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CronPattern:
-    """A parsed 5-field cron pattern: the allowed values of each field."""
-
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    last_day: bool
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
-
-    def matches_day(self, day: date) -> bool:
-        """True when the date's month, day of month and weekday all match."""
-        if day.month not in self.months or (day.isoweekday() % 7) not in self.weekdays:
-            return False
-        if day.day in self.days:
-            return True
-        return self.last_day and (day + timedelta(days=1)).month != day.month
-
-
-def parse_cron(text: str) -> CronPattern:
-    """Parse `min hour day month weekday` (numbers, names, `*`, lists, ranges, steps, `L`)."""
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 cron fields, got {text!r}")
-    minute, hour, dom, month, dow = fields
-    days, last = _field(dom, 1, 31, None, allow_last=True)
-    weekdays, _ = _field(dow, 0, 7, _DAYS)
-    return CronPattern(
-        minutes=_field(minute, 0, 59, None)[0], hours=_field(hour, 0, 23, None)[0], days=days, last_day=last,
-        months=_field(month, 1, 12, _MONTHS, first_name=1)[0],
-        weekdays=frozenset(d % 7 for d in weekdays))
-
-
-def _field(text: str, low: int, high: int, names: tuple[str, ...] | None, *, allow_last: bool = False,
-           first_name: int = 0) -> tuple[frozenset[int], bool]:
-    values: set[int] = set()
-    last = False
-    for part in text.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if step <= 0:
-            raise ValueError(f"invalid step in cron field {text!r}")
-        if allow_last and base.upper() == "L":
-            last = True
-            continue
-        if base == "*":
-            start, stop = low, high
-        elif "-" in base:
-            a, b = base.split("-", 1)
-            start, stop = _value(a, names, first_name), _value(b, names, first_name)
-        else:
-            start = _value(base, names, first_name)
-            stop = high if step_text else start
-        if not (low <= start <= high and low <= stop <= high):
-            raise ValueError(f"cron field {text!r} is out of range {low}-{high}")
-        # A range such as fri-mon wraps around the end of the field.
-        span = ([*range(start, stop + 1)] if start <= stop
-                else [*range(start, high + 1), *range(low, stop + 1)])
-        values.update(span[::step])
-    return frozenset(values), last
-
-
-def _value(text: str, names: tuple[str, ...] | None, first_name: int) -> int:
-    if text.isdigit():
-        return int(text)
-    if names and text.lower() in names:
-        return names.index(text.lower()) + first_name
-    raise ValueError(f"invalid cron value {text!r}")
 
 
 def next_run(schedule: Schedule, zone: str, now: datetime) -> NextRun | None:

@@ -25,10 +25,10 @@ class Generated:
     templates: str | None  # the user's template folder, if any
 
 
-def load_inputs(inputs: Inputs) -> tuple[Manifest, Config]:
-    """Read the config and the manifest."""
+def load_inputs(inputs: Inputs, *, code: bool = False) -> tuple[Manifest, Config]:
+    """Read the config and the manifest (with `code`, also the SQL of every node and macro, for gen lint)."""
     config = load_config(config_path(inputs), required=inputs.config is not None)
-    manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name)
+    manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name, code=code)
     return manifest, config
 
 

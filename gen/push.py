@@ -96,6 +96,12 @@ class Client:
     def call(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
              content_type: str | None = None) -> Any:
         """One request; JSON in, JSON out; server errors carry the server's message."""
+        return self.request(method, path, query=query, body=body, content_type=content_type)[1]
+
+    def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
+                content_type: str | None = None, accept: frozenset[int] = frozenset()) -> tuple[int, Any]:
+        """One request: (status, JSON answer). A status in `accept` is an answer, not an error (Digdag
+        answers 409 with the attempt that holds a session)."""
         url = self.endpoint + path + ("?" + urllib.parse.urlencode(query) if query else "")
         request = urllib.request.Request(url, data=body, method=method, headers=dict(self.headers))
         if content_type:
@@ -103,8 +109,14 @@ class Client:
         request.add_header("Accept", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
-                return json.loads(response.read() or b"null")
+                return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as e:
+            if e.code in accept:
+                try:
+                    return e.code, json.loads(e.read() or b"null")
+                except (OSError, json.JSONDecodeError) as bad:
+                    raise PushError(f"{method} {path}: the server's {e.code} answer is not JSON",
+                                    source=self.endpoint) from bad
             raise PushError(f"{method} {path}: server answered {e.code}: {_server_message(e)}",
                             source=self.endpoint) from e
         except urllib.error.URLError as e:

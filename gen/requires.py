@@ -11,28 +11,23 @@ The plan records what a reader needs as a `Required`: its own session, its previ
 `Need` (a list of operations from the reader's session time to the first upstream session, a step and
 a count). Rendering turns these records into Digdag expressions (gen.expressions); the Python here
 evaluates the same operations, on epoch milliseconds with an explicit table of each zone's UTC offsets
-(from the IANA database, 1990-2070), so tests can hold the two against each other.
+(from the IANA database, 1990-2070: gen.zones), so tests can hold the two against each other.
 """
 
 from __future__ import annotations
 
 import calendar
-import re
-import struct
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from gen.schedule import Grid, Schedule
-from gen.tzfiles import tzif_bytes
+from gen.zones import instant_ms, offset_minutes, offset_table, wall_ms
 
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
 _ABSOLUTE_MS = {"minutes": 60_000, "hours": 3_600_000}
 _DAY_MS = 86_400_000
-TABLE_START, TABLE_END = 1990, 2070
 
 Op = tuple[Any, ...]  # ("tz", zone) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
 
@@ -135,106 +130,6 @@ def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
     return any(_session_count(whole, t) > _session_count(need, t) for t in _sample_sessions(reader, upstream))
 
 
-# --- zone offsets ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=512)
-def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
-    """(offset in minutes at the start of 1990, ((epoch ms, offset minutes) at each change until 2070))."""
-    if zone == "UTC":
-        return 0, ()
-    tz = ZoneInfo(zone)
-    from_seconds = datetime.fromtimestamp
-
-    def offset(ms: int) -> int:
-        off = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz).utcoffset()
-        return int(off.total_seconds() // 60) if off is not None else 0
-
-    start = int(datetime(TABLE_START, 1, 1, tzinfo=UTC).timestamp() * 1000)
-    stop = int(datetime(TABLE_END, 1, 1, tzinfo=UTC).timestamp() * 1000)
-    step = 6 * 3_600_000
-    first = offset(start)
-    if _offset_never_changes_after(zone, start // 1000):
-        return first, ()  # what the scan below finds, without its 117,000 samples
-    changes = []
-    prev, cur = first, start
-    prev_delta = from_seconds(start // 1000, tz).utcoffset()
-    while cur < stop:
-        nxt = cur + step
-        # Sample every 6 hours; the offset in minutes is worked out only when the raw offset moves.
-        delta = from_seconds(nxt // 1000, tz).utcoffset()
-        if delta == prev_delta:
-            cur = nxt
-            continue
-        prev_delta = delta
-        off = offset(nxt)
-        if off != prev:
-            lo, hi = cur, nxt  # offset(lo) == prev, offset(hi) == off: bisect to the minute
-            while hi - lo > 60_000:
-                mid = (lo + hi) // 2 // 60_000 * 60_000
-                if mid <= lo:
-                    break
-                if offset(mid) == prev:
-                    lo = mid
-                else:
-                    hi = mid
-            changes.append((hi, off))
-            prev = off
-        cur = nxt
-    return first, tuple(changes)
-
-
-_NO_DST_RULE = re.compile(rb"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)[+-]?\d{1,2}(?::\d{1,2}){0,2}")
-
-
-def _offset_never_changes_after(zone: str, seconds: int) -> bool:
-    """True when the zone's TZif file (the one ZoneInfo reads) has no transition after `seconds` and its
-    footer rule has no daylight saving time, so the offset is the same from then on. False when unsure."""
-    data = tzif_bytes(zone)
-    if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4] < ord("2"):
-        return False
-    try:
-        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[20:44])
-        second = 44 + count * 5 + types * 6 + chars + leap * 8 + isstd + isut  # skip the 32-bit version
-        if data[second:second + 4] != b"TZif":
-            return False
-        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[second + 20:second + 44])
-        body = second + 44
-        times = struct.unpack(f">{count}q", data[body:body + count * 8])
-        footer = data[body + count * 9 + types * 6 + chars + leap * 12 + isstd + isut:]
-    except struct.error:
-        return False
-    if len(footer) < 2 or footer[:1] != b"\n" or footer[-1:] != b"\n":
-        return False
-    return all(t <= seconds for t in times) and _NO_DST_RULE.fullmatch(footer[1:-1]) is not None
-
-
-def has_fixed_offset(zone: str) -> bool:
-    """True when the zone's offset never changes between 1990 and 2070."""
-    return not offset_table(zone)[1]
-
-
-def _off(zone: str, ms: int) -> int:
-    first, changes = offset_table(zone)
-    if not changes:
-        return first
-    index = bisect_right(_change_times(zone), ms)  # the changes at or before ms
-    return changes[index - 1][1] if index else first
-
-
-@lru_cache(maxsize=512)
-def _change_times(zone: str) -> tuple[int, ...]:
-    return tuple(at for at, _ in offset_table(zone)[1])
-
-
-def _wall(zone: str, ms: int) -> int:
-    return ms + _off(zone, ms) * 60_000
-
-
-def _inst(zone: str, wall: int) -> int:
-    return wall - _off(zone, wall - _off(zone, wall) * 60_000) * 60_000
-
-
 # --- Python evaluation ----------------------------------------------------------------------------
 
 
@@ -284,17 +179,18 @@ def _apply(ops: tuple[Op, ...], ms: int, zone: str = "UTC") -> tuple[str, int]:
         elif op[0] == "add":
             ms = _shift(zone, ms, op[1], op[2])
         else:
-            floored = _floor_wall(_wall(zone, ms), *op[1:])
+            floored = _floor_wall(wall_ms(zone, ms), *op[1:])
             # Hours are absolute: keep the instant's own offset, so the second 01:00 of a DST fall-back
             # (a session cron creates) floors to itself, not to the first.
-            ms = floored - _off(zone, ms) * 60_000 if op[1] in ("minute", "hour") else _inst(zone, floored)
+            absolute = op[1] in ("minute", "hour")
+            ms = floored - offset_minutes(zone, ms) * 60_000 if absolute else instant_ms(zone, floored)
     return zone, ms
 
 
 def _shift(zone: str, ms: int, amount: int, unit: str) -> int:
     if unit in _ABSOLUTE_MS:
         return ms + amount * _ABSOLUTE_MS[unit]
-    return _inst(zone, _cal(_wall(zone, ms), amount, unit))
+    return instant_ms(zone, _cal(wall_ms(zone, ms), amount, unit))
 
 
 def _to_ms(t: datetime) -> int:
@@ -302,7 +198,7 @@ def _to_ms(t: datetime) -> int:
 
 
 def _to_dt(zone: str, ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone(timedelta(minutes=_off(zone, ms))))
+    return datetime.fromtimestamp(ms / 1000, timezone(timedelta(minutes=offset_minutes(zone, ms))))
 
 
 def evaluate(ops: tuple[Op, ...], t: datetime) -> datetime:

@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from gen.cron import DAYS, CronPattern, CronSyntaxError, parse_cron
 from gen.errors import ScheduleError
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron")
 OPTION_KEYS = frozenset({"start", "end", "skip_on_overtime", "skip_delayed_by", "delay"})
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DURATION_RE = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$")
-_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*/,\-]+$")
-_CRON_LIMITS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES = (None, None, None,
-               ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), _DAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +200,12 @@ def _weekly(value: Any, where: str) -> tuple[str, str, int, Grid]:
     lowered = day.lower()[:3]
     if day.isdigit() and 0 <= int(day) <= 6:
         weekday = int(day)
-    elif lowered in _DAYS and day.lower() in (lowered, _full_day(lowered)):
-        weekday = _DAYS.index(lowered)
+    elif lowered in DAYS and day.lower() in (lowered, _full_day(lowered)):
+        weekday = DAYS.index(lowered)
     else:
         raise ScheduleError(f"unknown day {day!r} in {value!r}; expected Sun..Sat or 0..6", source=where)
     text, (hh, mm, ss) = _clock(clock, 3, where, "DAY,HH:MM:SS")
-    name = _DAYS[weekday].capitalize()
+    name = DAYS[weekday].capitalize()
     return f"{name},{text}", f"0 0 * * {weekday}", hh * 3600 + mm * 60 + ss, Grid("week", weekday=weekday)
 
 
@@ -242,57 +238,40 @@ def _minutes_interval(value: Any, where: str) -> tuple[str, str, int, Grid]:
 def _cron(value: Any, where: str) -> tuple[str, str, int, Grid]:
     if not isinstance(value, str):
         raise ScheduleError(f"expected a 5-field cron expression, got {value!r}", source=where)
+    try:
+        pattern = parse_cron(value)
+    except CronSyntaxError as e:
+        raise ScheduleError(str(e), source=where) from e
     fields = value.split()
-    if len(fields) != 5:
-        raise ScheduleError(f"expected a 5-field cron expression (min hour day month weekday), got {value!r}",
-                            source=where)
-    for index, field in enumerate(fields):
-        _check_cron_field(field, index, value, where)
     text = " ".join(fields)
-    return text, text, 0, _cron_grid(fields)
+    return text, text, 0, _cron_grid(fields, pattern)
 
 
-def _check_cron_field(field: str, index: int, whole: str, where: str) -> None:
-    low, high = _CRON_LIMITS[index]
-    names = _CRON_NAMES[index]
-    if not _CRON_FIELD_RE.match(field):
-        raise ScheduleError(f"invalid cron field {field!r} in {whole!r}", source=where)
-    for part in field.split(","):
-        base, _, step = part.partition("/")
-        if step and (not step.isdigit() or int(step) == 0):
-            raise ScheduleError(f"invalid step {step!r} in cron {whole!r}", source=where)
-        if base == "*":
-            continue
-        if index == 2 and base.upper() == "L":
-            continue
-        for bound in base.split("-", 1):
-            if bound.isdigit():
-                if not low <= int(bound) <= high:
-                    raise ScheduleError(f"{bound} is out of range {low}-{high} in cron {whole!r}", source=where)
-            elif not (names and bound.lower() in names):
-                raise ScheduleError(f"invalid cron value {bound!r} in {whole!r}", source=where)
+def _single(values: frozenset[int]) -> int:
+    (value,) = values
+    return value
 
 
-def _cron_grid(fields: list[str]) -> Grid:
+def _cron_grid(fields: list[str], pattern: CronPattern) -> Grid:
+    """The grid of the cron shapes gen treats as regular (a plain number or `*` in each field, or `*/N`
+    minutes); any other pattern has none."""
     minute, hour, dom, month, dow = fields
-    fixed_min = minute.isdigit()
     if re.fullmatch(r"\*/\d+", minute) and (hour, dom, month, dow) == ("*", "*", "*", "*"):
         step = int(minute[2:])
         return Grid("minute", step=step) if 60 % step == 0 else Grid(None)
-    if not fixed_min or month != "*":
+    if not minute.isdigit() or month != "*":
         return Grid(None)
     if hour == "*" and dom == "*" and dow == "*":
-        return Grid("hour", phase_minutes=int(minute))
+        return Grid("hour", phase_minutes=_single(pattern.minutes))
     if not hour.isdigit():
         return Grid(None)
-    phase = int(hour) * 60 + int(minute)
+    phase = _single(pattern.hours) * 60 + _single(pattern.minutes)
     if dom == "*" and dow == "*":
         return Grid("day", phase_minutes=phase)
-    if dom == "*" and (dow.isdigit() or dow.lower() in _DAYS):
-        weekday = int(dow) % 7 if dow.isdigit() else _DAYS.index(dow.lower())
-        return Grid("week", phase_minutes=phase, weekday=weekday)
+    if dom == "*" and (dow.isdigit() or dow.lower() in DAYS):
+        return Grid("week", phase_minutes=phase, weekday=_single(pattern.weekdays))
     if dow == "*" and dom.isdigit() and int(dom) <= 28:
-        return Grid("month", phase_minutes=phase, monthday=int(dom))
+        return Grid("month", phase_minutes=phase, monthday=_single(pattern.days))
     return Grid(None)
 
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gen import __version__
-from gen.output import listing, owned_file, staging_dir
+from gen.outdir import listing, owned_file, staging_dir
 from gen.template_dirs import template_files, template_folders
 from gen.tzfiles import tzif_bytes
 

@@ -78,7 +78,7 @@ def require_tool(name: str) -> Path:
     path = TOOLS_BIN / name
     if not path.exists():
         found = shutil.which(name)
-        if found and name != "kubectl":
+        if found:
             return Path(found)
         pytest.fail(f"{name} is not installed at {path}; run `make setup` (scripts/setup.sh)")
     return path

@@ -87,7 +87,7 @@ def _split_and_fan_in() -> tuple[dict[str, Any], dict[str, Any]]:
     nodes.append(node("daily_events", path="models/marts/daily_events.sql",
                       deps=tuple(f"model.shop.events_{i}" for i in range(3)),
                       meta={"schedule": {"daily>": "02:00:00"}, "window": "previous"}))
-    config = {"schedule": {"daily>": "01:00:00"}, "max_project_bytes": 90000, "max_attempt_tasks": 60}
+    config = {"schedule": {"daily>": "01:00:00"}, "max_project_bytes": 110000, "max_attempt_tasks": 60}
     return manifest_dict(*nodes), config
 
 

@@ -170,8 +170,10 @@ def test_renders_configmap_and_job(helm, tmp_path):
     assert c["envFrom"] == [{"secretRef": {"name": "dbt-extra-env"}}]
     cm = objs["ConfigMap"]
     assert cm["immutable"] is True
-    assert c["volumeMounts"] == [{"name": "dbt-profiles", "mountPath": "/etc/dbt", "readOnly": True}]
-    assert pod["volumes"] == [{"name": "dbt-profiles", "configMap": {"name": cm["metadata"]["name"]}}]
+    assert c["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp"},
+                                 {"name": "dbt-profiles", "mountPath": "/etc/dbt", "readOnly": True}]
+    assert pod["volumes"] == [{"name": "scratch", "emptyDir": {"sizeLimit": "2Gi"}},
+                              {"name": "dbt-profiles", "configMap": {"name": cm["metadata"]["name"]}}]
     assert yaml.safe_load(cm["data"]["profiles.yml"]) == PROFILES
 
 
@@ -277,13 +279,13 @@ def test_profiles_text_and_existing_configmap(helm, tmp_path):
     objs, docs = render(helm, tmp_path, run_values(dbt={"existingProfilesConfigMap": "shared-profiles"}))
     assert [d["kind"] for d in docs] == ["Job"]
     pod = objs["Job"]["spec"]["template"]["spec"]
-    assert pod["volumes"][0]["configMap"]["name"] == "shared-profiles"
+    assert pod["volumes"][1]["configMap"]["name"] == "shared-profiles"
     assert env_map(container(objs))["DBT_PROFILES_DIR"]["value"] == "/etc/dbt"
 
     objs, docs = render(helm, tmp_path, run_values(dbt={"profiles": {}}))
     assert [d["kind"] for d in docs] == ["Job"]
     assert "DBT_PROFILES_DIR" not in env_map(container(objs))
-    assert "volumes" not in objs["Job"]["spec"]["template"]["spec"]
+    assert [v["name"] for v in objs["Job"]["spec"]["template"]["spec"]["volumes"]] == ["scratch"]
 
 
 def test_args_carry_awkward_text_exactly(helm, tmp_path):
@@ -368,3 +370,73 @@ def test_user_labels_cannot_clobber_chart_labels(helm, tmp_path):
     assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "dbt"
     assert job["metadata"]["labels"]["digdag.io/workflow"] == "orders"
     assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == JOB_NAME
+
+
+def test_defaults_pass_pod_security_restricted(helm, tmp_path):
+    """The rules of Pod Security "restricted" (v1.30) as the rendered pod must meet them; the real
+    admission of a restricted namespace is tested in tests/kube/."""
+    objs, _ = render(helm, tmp_path, run_values())
+    pod = objs["Job"]["spec"]["template"]["spec"]
+    c = container(objs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsUser"] != 0
+    sc = c["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["readOnlyRootFilesystem"] is True
+    allowed = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+               "secret"}
+    for volume in pod["volumes"]:
+        assert set(volume) - {"name"} <= allowed, volume
+
+
+def test_scratch_space_is_where_dbt_writes(helm, tmp_path):
+    objs, _ = render(helm, tmp_path, run_values())
+    env = env_map(container(objs))
+    assert env["DBT_TARGET_PATH"]["value"] == "/tmp/dbt/target"
+    assert env["DBT_LOG_PATH"]["value"] == "/tmp/dbt/logs"
+    objs, _ = render(helm, tmp_path, run_values(scratch={"mountPath": "/scratch/", "sizeLimit": "10Gi",
+                                                         "medium": "Memory"}))
+    pod = objs["Job"]["spec"]["template"]["spec"]
+    assert {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "10Gi"}} in pod["volumes"]
+    assert {"name": "scratch", "mountPath": "/scratch/"} in container(objs)["volumeMounts"]
+    assert env_map(container(objs))["DBT_TARGET_PATH"]["value"] == "/scratch/dbt/target"
+    objs, _ = render(helm, tmp_path, run_values(scratch={"enabled": False}, dbt={"profiles": {}}))
+    assert "DBT_TARGET_PATH" not in env_map(container(objs))
+    assert "volumes" not in objs["Job"]["spec"]["template"]["spec"]
+
+
+def test_default_resource_requests_and_overrides(helm, tmp_path):
+    objs, _ = render(helm, tmp_path)
+    assert container(objs)["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}}
+    values = run_values(resources={"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}})
+    objs, _ = render(helm, tmp_path, values)
+    assert container(objs)["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}}
+    proc = helm_template(helm, tmp_path, run_values(resources={"request": {"cpu": "1"}}), check=False)
+    assert proc.returncode != 0 and "request" in proc.stderr  # a typo fails at render time
+
+
+def test_security_context_can_be_changed(helm, tmp_path):
+    values = run_values(podSecurityContext={"runAsUser": None, "fsGroup": 2000})
+    objs, _ = render(helm, tmp_path, values)
+    psc = objs["Job"]["spec"]["template"]["spec"]["securityContext"]
+    assert "runAsUser" not in psc and psc["fsGroup"] == 2000 and psc["runAsNonRoot"] is True
+
+
+def test_session_time_mode_defaults_to_env(helm, tmp_path):
+    values = run_values()
+    del values["dbtRunParameters"]["sessionTimeMode"]
+    objs, _ = render(helm, tmp_path, values)
+    assert container(objs)["args"][-2:] == ["--vars", '{"region":"jp"}']
+
+
+def test_attempt_key_and_try_labels(helm, tmp_path):
+    objs, _ = render(helm, tmp_path, run_values(digdag={"attemptKey": "0123456789abcdef", "try": 3}))
+    for labels in (objs["Job"]["metadata"]["labels"], objs["Job"]["spec"]["template"]["metadata"]["labels"]):
+        assert labels["digdag.io/attempt-key"] == "0123456789abcdef"
+        assert labels["digdag.io/try"] == "3"
+    objs, _ = render(helm, tmp_path, run_values())
+    assert "digdag.io/try" not in objs["Job"]["metadata"]["labels"]
+    proc = helm_template(helm, tmp_path, run_values(digdag={"attemptKey": "not-hex"}), check=False)
+    assert proc.returncode != 0 and "attemptKey" in proc.stderr

@@ -23,8 +23,8 @@ from gen.errors import CycleError, OutputError
 from gen.graph import check_workflow_cycles
 from gen.manifest import load_manifest
 from gen.render import _memoized
-from gen.requires import offset_table
 from gen.settings import resolve_settings, rule_matches, settings_resolver
+from gen.zones import offset_table
 from tests.conftest import FIXTURES, manifest_dict, node
 
 
@@ -184,10 +184,10 @@ class _SlowTree(dict):  # type: ignore[type-arg]
 
 def test_an_update_of_one_file_syncs_the_file_system_once_at_most(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     tree = {f"w{i:03d}.dig": H + f"{i}\n" for i in range(300)}
-    output.apply_tree(tree, tmp_path / "out", jobs=1)
+    output.apply_tree(tree, tmp_path / "out")
     calls: list[Path] = []
     monkeypatch.setattr(output, "_SYNCFS", [calls.append])
-    changes = output.apply_tree(_SlowTree({**tree, "w007.dig": H + "changed\n"}), tmp_path / "out", jobs=1)
+    changes = output.apply_tree(_SlowTree({**tree, "w007.dig": H + "changed\n"}), tmp_path / "out")
     assert changes.updated == ("w007.dig",)
     # One staged file is made durable by its own fsync: no sync of the whole file system.
     assert calls == []
@@ -204,7 +204,7 @@ def test_a_failing_sync_leaves_out_as_it_was(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setattr(output, "_SYNCFS", [syncfs])
     tree = _SlowTree({f"w{i:03d}.dig": H + f"{i}\n" for i in range(100)})
     with pytest.raises(OutputError, match=r"cannot stage the new files \(Input/output error\); out/ was left"):
-        output.apply_tree(tree, tmp_path / "out", jobs=1)
+        output.apply_tree(tree, tmp_path / "out")
     assert len(calls) == 1
     assert not list((tmp_path / "out").rglob("*"))
     assert not list(tmp_path.glob(".out.gen-staging*"))

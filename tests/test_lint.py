@@ -15,7 +15,7 @@ from gen.codescan import blank_comments, session_calls, wall_clock_uses
 from gen.config import parse_config
 from gen.findings import rule_id
 from gen.lint import LintOptions, LintResult, format_json, format_text, lint_project, parse_duration
-from gen.manifest import load_code, load_manifest
+from gen.manifest import load_manifest
 from gen.plan import plan_workflows
 from tests.conftest import manifest_dict, node
 
@@ -60,10 +60,10 @@ def lint(tmp_path: Path, *nodes: dict[str, Any], macros: tuple[dict[str, Any], .
     manifest["macros"] = {m["unique_id"]: m for m in macros}
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(manifest), encoding="utf-8")
-    loaded = load_manifest(path)
+    loaded = load_manifest(path, code=True)
     cfg = parse_config(config or {}, where="gen.yml")
     plan = plan_workflows(loaded, cfg)
-    return lint_project(loaded, load_code(path), plan, cfg, options=LintOptions(**options))
+    return lint_project(loaded, loaded.code, plan, cfg, options=LintOptions(**options))
 
 
 def rules(result: LintResult) -> list[tuple[str, str, int | None]]:

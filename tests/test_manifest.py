@@ -31,6 +31,19 @@ def test_every_fixture_loads(path: Path) -> None:
 
 
 @pytest.mark.compat
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_every_fixture_loads_with_its_code_in_the_same_decoding(path: Path) -> None:
+    """gen lint decodes once, with the code: the nodes are those gen workflows reads, plus the code."""
+    plain, with_code = load_manifest(path), load_manifest(path, code=True)
+    assert with_code.nodes == plain.nodes and not plain.code
+    assert {u for u, c in with_code.code.items() if c.resource_type != "macro"} == {
+        u for u, n in plain.nodes.items() if n.resource_type != "source"}
+    models = [c for c in with_code.code.values() if c.resource_type == "model" and c.package == "jaffle_shop"]
+    assert models and all(c.raw_code for c in models)
+    assert any(c.resource_type == "macro" and c.raw_code for c in with_code.code.values())
+
+
+@pytest.mark.compat
 def test_versioned_models_keep_their_version() -> None:
     manifest = load_manifest(FIXTURES / "cosmos_v10_model_version.json")
     versions = {n.unique_id: n.version for n in manifest.nodes.values() if n.version is not None}
@@ -127,8 +140,7 @@ def test_a_null_in_a_field_gen_does_not_need_is_not_set(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     manifest = load_manifest(path)
     assert manifest.nodes["model.shop.a"].enabled
-    from gen.manifest import load_code
-    assert load_code(path)["model.shop.b"].macros == ("macro.dbt.x",)
+    assert load_manifest(path, code=True).code["model.shop.b"].macros == ("macro.dbt.x",)
 
 
 def test_a_bad_node_is_named_with_its_file(tmp_path: Path) -> None:

@@ -1,27 +1,21 @@
 """Two days of the example through a real `digdag server --memory`: one session of every workflow per
 day (its first of the day), started in the order the schedules would start them, with the local runner
-on DuckDB. require> pulls in the upstream sessions a reader needs (the daily summary: the 24 hourly
-sessions of the day before); the tables then hold exactly those sessions' rows, and starting the first
-day's sessions again (as retries) changes nothing.
-
-DuckDB takes one writer at a time, so dbt runs here one at a time (GEN_DBT is dbt behind flock); a
-warehouse needs no such lock."""
+on DuckDB (tests.digdag.shop). require> pulls in the upstream sessions a reader needs (the daily summary:
+the 24 hourly sessions of the day before); the tables then hold exactly those sessions' rows, and
+starting the first day's sessions again (as retries) changes nothing."""
 
 from __future__ import annotations
 
 import functools
 import json
-import shutil
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 
 from gen.ir import Plan
@@ -29,18 +23,12 @@ from gen.pipeline import Inputs, generate
 from gen.push import archive
 from gen.requires import Timing, grid_sessions
 from tests.conftest import EXAMPLE, REPO
-from tests.digdag.conftest import copy_project, digdag_env, start_server
+from tests.digdag.conftest import copy_project
+from tests.digdag.shop import call, shop_server, tables
 
 pytestmark = pytest.mark.digdag
 TOKYO = ZoneInfo("Asia/Tokyo")
 DAY1, DAY2 = datetime(2024, 3, 2, tzinfo=TOKYO), datetime(2024, 3, 3, tzinfo=TOKYO)
-
-
-def call(url: str, method: str = "GET", body: Any = None, content_type: str = "application/json") -> Any:
-    data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 @functools.cache
@@ -68,14 +56,7 @@ def day_sessions(day: datetime) -> list[tuple[datetime, str, datetime]]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """A server whose local runner writes to a fresh DuckDB file, with the example pushed to it."""
     tmp = tmp_path_factory.mktemp("day")
-    dbt_project = tmp / "shop"
-    shutil.copytree(EXAMPLE, dbt_project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    db = tmp / "shop.duckdb"
-    dbt = tmp / "dbt-one-at-a-time"
-    dbt.write_text(f'#!/bin/sh\nexec flock {tmp / "dbt.lock"} {REPO / ".venv" / "bin" / "dbt"} "$@"\n')
-    dbt.chmod(0o755)
-    env = digdag_env(tmp) | {"SHOP_DUCKDB_PATH": str(db), "GEN_DBT": str(dbt)}
-    with start_server(tmp, env) as url:
+    with shop_server(tmp) as (url, dbt_project, db, _):
         project = copy_project(REPO / "out", tmp / "digdag-project")
         call(f"{url}/api/projects?project=shop&revision=day", "PUT", archive(project), "application/gzip")
         yield url, dbt_project, db
@@ -106,13 +87,6 @@ def run_day(url: str, dbt_project: Path, day: datetime, *, retry: str | None = N
             assert time.monotonic() < deadline, f"attempt {attempt} of {workflow} did not finish"
             time.sleep(0.5)
     return [w for w, attempt in attempts if not call(f"{url}/api/attempts/{attempt}")["success"]]
-
-
-def tables(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_type = 'BASE TABLE' order by 1").fetchall()]
-        return {n: con.execute(f'select * from main."{n}" order by all').fetchall() for n in names}
 
 
 def test_two_days_in_schedule_order_hold_exactly_those_days_and_a_rerun_changes_nothing(server) -> None:  # type: ignore[no-untyped-def]

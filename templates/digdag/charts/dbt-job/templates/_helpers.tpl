@@ -46,6 +46,10 @@ No value is ever passed through `tpl`.
       "digdag.io/workflow" (include "dbt-job.workflowLabel" .)
       "digdag.io/session-id" (include "dbt-job.labelValue" .Values.digdag.sessionId)
       "digdag.io/attempt-id" (include "dbt-job.labelValue" .Values.digdag.attemptId) -}}
+{{- with .Values.digdag.attemptKey -}}
+{{- $_ := set $own "digdag.io/attempt-key" . -}}
+{{- $_ := set $own "digdag.io/try" (toString (int64 $.Values.digdag.try)) -}}
+{{- end -}}
 {{- toYaml (merge $own (include "dbt-job.staticLabels" . | fromYaml)) -}}
 {{- end -}}
 

@@ -1,0 +1,113 @@
+"""UTC offsets of IANA zones as tables (1990-2070), and wall-clock/instant conversion on epoch milliseconds.
+
+The session arithmetic (gen.requires) and the generated JavaScript (gen.expressions, gen/sessions.js) both
+work on these tables, so Python and Digdag agree on every offset change."""
+
+from __future__ import annotations
+
+import re
+import struct
+from bisect import bisect_right
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from gen.tzfiles import tzif_bytes
+
+TABLE_START, TABLE_END = 1990, 2070
+
+@lru_cache(maxsize=512)
+def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """(offset in minutes at the start of 1990, ((epoch ms, offset minutes) at each change until 2070))."""
+    if zone == "UTC":
+        return 0, ()
+    tz = ZoneInfo(zone)
+    from_seconds = datetime.fromtimestamp
+
+    def offset(ms: int) -> int:
+        off = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz).utcoffset()
+        return int(off.total_seconds() // 60) if off is not None else 0
+
+    start = int(datetime(TABLE_START, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    stop = int(datetime(TABLE_END, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    step = 6 * 3_600_000
+    first = offset(start)
+    if _offset_never_changes_after(zone, start // 1000):
+        return first, ()  # what the scan below finds, without its 117,000 samples
+    changes = []
+    prev, cur = first, start
+    prev_delta = from_seconds(start // 1000, tz).utcoffset()
+    while cur < stop:
+        nxt = cur + step
+        # Sample every 6 hours; the offset in minutes is worked out only when the raw offset moves.
+        delta = from_seconds(nxt // 1000, tz).utcoffset()
+        if delta == prev_delta:
+            cur = nxt
+            continue
+        prev_delta = delta
+        off = offset(nxt)
+        if off != prev:
+            lo, hi = cur, nxt  # offset(lo) == prev, offset(hi) == off: bisect to the minute
+            while hi - lo > 60_000:
+                mid = (lo + hi) // 2 // 60_000 * 60_000
+                if mid <= lo:
+                    break
+                if offset(mid) == prev:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append((hi, off))
+            prev = off
+        cur = nxt
+    return first, tuple(changes)
+
+
+_NO_DST_RULE = re.compile(rb"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)[+-]?\d{1,2}(?::\d{1,2}){0,2}")
+
+
+def _offset_never_changes_after(zone: str, seconds: int) -> bool:
+    """True when the zone's TZif file (the one ZoneInfo reads) has no transition after `seconds` and its
+    footer rule has no daylight saving time, so the offset is the same from then on. False when unsure."""
+    data = tzif_bytes(zone)
+    if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4] < ord("2"):
+        return False
+    try:
+        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[20:44])
+        second = 44 + count * 5 + types * 6 + chars + leap * 8 + isstd + isut  # skip the 32-bit version
+        if data[second:second + 4] != b"TZif":
+            return False
+        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[second + 20:second + 44])
+        body = second + 44
+        times = struct.unpack(f">{count}q", data[body:body + count * 8])
+        footer = data[body + count * 9 + types * 6 + chars + leap * 12 + isstd + isut:]
+    except struct.error:
+        return False
+    if len(footer) < 2 or footer[:1] != b"\n" or footer[-1:] != b"\n":
+        return False
+    return all(t <= seconds for t in times) and _NO_DST_RULE.fullmatch(footer[1:-1]) is not None
+
+
+def has_fixed_offset(zone: str) -> bool:
+    """True when the zone's offset never changes between 1990 and 2070."""
+    return not offset_table(zone)[1]
+
+
+def offset_minutes(zone: str, ms: int) -> int:
+    first, changes = offset_table(zone)
+    if not changes:
+        return first
+    index = bisect_right(_change_times(zone), ms)  # the changes at or before ms
+    return changes[index - 1][1] if index else first
+
+
+@lru_cache(maxsize=512)
+def _change_times(zone: str) -> tuple[int, ...]:
+    return tuple(at for at, _ in offset_table(zone)[1])
+
+
+def wall_ms(zone: str, ms: int) -> int:
+    return ms + offset_minutes(zone, ms) * 60_000
+
+
+def instant_ms(zone: str, wall: int) -> int:
+    return wall - offset_minutes(zone, wall - offset_minutes(zone, wall) * 60_000) * 60_000
