@@ -17,6 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from gen.errors import ConfigError
+from gen.graph import reachable, readers_of
 from gen.ir import Plan, Workflow
 from gen.manifest import Manifest
 from gen.nextrun import next_run
@@ -102,19 +103,8 @@ def plan_backfill(plan: Plan, roots: set[str], start: datetime, stop: datetime, 
     if stop <= start:
         raise ConfigError(f"--to ({stop.isoformat()}) must come after --from ({start.isoformat()})")
     by_name = {w.name: w for w in plan.workflows if w.node_ids}  # completion workflows hold no nodes
-    readers: dict[str, set[str]] = {name: set() for name in by_name}
-    for w in by_name.values():
-        for upstream in w.upstreams:
-            if upstream in by_name:
-                readers[upstream].add(w.name)
-    chosen = set(roots)
-    if downstream:
-        todo = list(roots)
-        while todo:
-            for reader in readers[todo.pop()]:
-                if reader not in chosen:
-                    chosen.add(reader)
-                    todo.append(reader)
+    readers = readers_of(by_name.values())
+    chosen = set(roots) | (reachable(roots, readers.__getitem__) if downstream else set())
     order = _upstream_first(chosen, by_name)
     timings = {name: timing_of(by_name[name].schedule, by_name[name].timezone, by_name[name].window)
                for name in order}
@@ -155,16 +145,16 @@ def plan_backfill(plan: Plan, roots: set[str], start: datetime, stop: datetime, 
     after: dict[Key, tuple[Key, ...]] = {}
     for name in order:
         ups = [u for u in by_name[name].upstreams if u in chosen and chosen_sessions[u]]
+        have = {upstream: set(chosen_sessions[upstream]) for upstream in ups}
         for t in chosen_sessions[name]:
             deps: list[Key] = []
             for upstream in ups:
-                have = set(chosen_sessions[upstream])
                 try:
                     needed = _needed(timings[name], timings[upstream], t)
                 except Unaligned:  # no require> between them: wait for every upstream session up to this run
                     delay = timedelta(seconds=timings[name].delay_seconds)
                     needed = [s for s in chosen_sessions[upstream] if s <= t + delay]
-                deps.extend((upstream, s) for s in needed if s in have)
+                deps.extend((upstream, s) for s in needed if s in have[upstream])
             after[(name, t)] = tuple(deps)
     for name in order:
         if by_name[name].schedule is not None and not chosen_sessions[name]:

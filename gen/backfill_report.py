@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,12 @@ from gen.words import plural
 
 def _when(t: datetime) -> str:
     return t.isoformat()
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows as left-aligned columns two spaces apart."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def plan_lines(plan: BackfillPlan) -> list[str]:
@@ -28,9 +35,7 @@ def plan_lines(plan: BackfillPlan) -> list[str]:
         rows.append((str(index), w.name, f"{w.schedule} {w.timezone}",
                      str(len(w.sessions)), _when(w.sessions[0]) if w.sessions else "-",
                      _when(w.sessions[-1]) if w.sessions else "-", ", ".join(w.reads) or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    lines += _table(rows)
     lines += [f"note: {note}" for note in plan.notes]
     return lines
 
@@ -75,10 +80,9 @@ def summary_lines(plan: BackfillPlan, outcome: Outcome) -> list[str]:
         states = Counter(r.state for r in outcome.runs if r.workflow == w.name)
         rows.append((w.name, str(len(w.sessions)), str(states[SUCCEEDED]), str(states[DONE_BEFORE]),
                      str(states[FAILED]), str(states[BLOCKED])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"backfill {plan.id}: " + ("every session succeeded" if outcome.ok else
              f"{plural(outcome.count(FAILED), 'session')} failed, {outcome.count(BLOCKED)} not run because "
              "what they read failed; run the same command again to retry them")]
-    lines += ["  ".join(c.ljust(wd) for c, wd in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines += _table(rows)
     lines += [f"failed: {r.workflow} {_when(r.time)}: {r.note}" for r in outcome.runs if r.state == FAILED]
     return lines

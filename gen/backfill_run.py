@@ -106,25 +106,25 @@ class Runner:
 
     def run(self) -> Outcome:
         """Run every session to a final state."""
-        pending = list(self.runs)
+        pending = dict.fromkeys(self.runs)  # in plan order; a dict, so a session leaves it in O(1)
         while True:
             started = False
             running = sum(1 for r in self.runs.values() if r.state == RUNNING)
             for key in list(pending):
                 run = self.runs[key]
                 if run.state in FINAL:
-                    pending.remove(key)
+                    del pending[key]
                     continue
                 inputs = [self.runs[k] for k in self.plan.after.get(key, ())]
                 if any(i.state in (FAILED, BLOCKED) for i in inputs):
                     self._block(key)
-                    pending.remove(key)
+                    del pending[key]
                     continue
                 if running >= self.parallel or not all(i.state in (SUCCEEDED, DONE_BEFORE) for i in inputs):
                     continue
                 self._start(run)
                 if run.state in (RUNNING, *FINAL):
-                    pending.remove(key)
+                    del pending[key]
                     started = True
                 running += run.state == RUNNING
             watching = [r for r in self.runs.values() if r.state == RUNNING]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -47,6 +48,10 @@ def backfill_command(ctx: click.Context, /, selectors: tuple[str, ...], start: s
     """
     if execute and not endpoint:
         raise click.UsageError("--execute needs --endpoint (or DIGDAG_ENDPOINT)")
+    if backfill_id is not None and (len(backfill_id) > 100
+                                    or not re.fullmatch(r"[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*", backfill_id)):
+        raise click.UsageError(f"--id {backfill_id!r} must be letters, digits, '_', '.' and single '-' "
+                               "(at most 100 characters)")
     attempt_params: dict[str, str] = {}
     for item in params:
         key, sep, value = item.partition("=")
@@ -56,7 +61,6 @@ def backfill_command(ctx: click.Context, /, selectors: tuple[str, ...], start: s
 
     def body() -> int:
         import os
-        import re
 
         from gen.backfill import owners, parse_moment, plan_backfill
         from gen.backfill_report import Progress, plan_json, plan_lines, summary_lines
@@ -79,9 +83,6 @@ def backfill_command(ctx: click.Context, /, selectors: tuple[str, ...], start: s
         plan = plan_backfill(result.plan, roots, parse_moment(start, zone, end=False),
                              parse_moment(stop, zone, end=True), downstream=downstream, selectors=selectors)
         if backfill_id is not None:
-            if not re.fullmatch(r"[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*", backfill_id) or len(backfill_id) > 100:
-                raise GenError(f"--id {backfill_id!r} must be letters, digits, '_', '.' and single '-' "
-                               "(at most 100 characters)")
             from dataclasses import replace
 
             plan = replace(plan, id=backfill_id)
@@ -90,12 +91,9 @@ def backfill_command(ctx: click.Context, /, selectors: tuple[str, ...], start: s
             return EXIT_OK
         if fmt == "text":
             click.echo("\n".join(plan_lines(plan)), err=True)
-        project_of = {}
-        for project in result.tree.projects:
-            for w in plan.workflows:
-                path = f"{project.folder}/{w.name}.dig" if project.folder else f"{w.name}.dig"
-                if path in result.tree:
-                    project_of[w.name] = project.name
+        wanted = {w.name for w in plan.workflows}
+        project_of = {name: project.name for project in result.tree.projects for name in project.workflows
+                      if name in wanted}
         client = Client(endpoint or "", headers=auth_headers(dict(os.environ)), insecure=insecure)
         progress = Progress(plan)
         runner = Runner(client, plan, workflow_ids(client, project_of), params=attempt_params, parallel=parallel,

@@ -7,10 +7,11 @@ only to name the cycle when there is one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from gen.errors import CycleError
+from gen.ir import Workflow
 from gen.manifest import Manifest, Node
 
 
@@ -124,3 +125,27 @@ def _cycle_path(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> str:
     graph.add_edges_from(edges)
     cycle = nx.find_cycle(graph)
     return " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
+
+
+def readers_of(workflows: Iterable[Workflow]) -> dict[str, set[str]]:
+    """For each of these workflows, the ones among them that read it."""
+    listed = list(workflows)
+    readers: dict[str, set[str]] = {w.name: set() for w in listed}
+    for w in listed:
+        for upstream in w.upstreams:
+            if upstream in readers:
+                readers[upstream].add(w.name)
+    return readers
+
+
+def reachable(start: Iterable[str], step: Callable[[str], Iterable[str]], depth: int | None = None) -> set[str]:
+    """What `step` leads to from `start` in at most `depth` steps (all, when None), `start` left out."""
+    origin = set(start)
+    seen: set[str] = set()
+    frontier = set(origin)
+    level = 0
+    while frontier and (depth is None or level < depth):
+        frontier = {nxt for name in frontier for nxt in step(name)} - seen - origin
+        seen |= frontier
+        level += 1
+    return seen

@@ -8,10 +8,11 @@ dependency without a require> task (the two schedules share no grid, see require
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gen.errors import PlanError
+from gen.graph import reachable, readers_of
 from gen.ir import Plan, Workflow
 
 # fill, stroke per schedule kind: light fills so black text stays readable in light and dark themes.
@@ -75,14 +76,11 @@ def picture_of(plan: Plan, *, select: Iterable[str] = (), depth: int | None = No
         if name not in workflows:
             raise PlanError(f"no workflow named {name!r}; there are {len(workflows)}: "
                             f"{', '.join(sorted(workflows)[:10])}{' ...' if len(workflows) > 10 else ''}")
-    readers: dict[str, set[str]] = {name: set() for name in workflows}
-    for w in plan.workflows:
-        for upstream in w.upstreams:
-            readers[upstream].add(w.name)
+    readers = readers_of(plan.workflows)
     if wanted:
         keep = set(wanted)
-        keep |= _reach(wanted, lambda n: workflows[n].upstreams, depth)
-        keep |= _reach(wanted, lambda n: readers[n], depth)
+        keep |= reachable(wanted, lambda n: workflows[n].upstreams, depth)
+        keep |= reachable(wanted, readers.__getitem__, depth)
     else:
         keep = set(workflows)
     nodes = tuple(
@@ -99,17 +97,6 @@ def picture_of(plan: Plan, *, select: Iterable[str] = (), depth: int | None = No
 
 def _kind(workflow: Workflow) -> str:
     return workflow.schedule.kind if workflow.schedule else "unscheduled"
-
-
-def _reach(start: list[str], step: Callable[[str], Iterable[str]], depth: int | None) -> set[str]:
-    seen: set[str] = set()
-    frontier = set(start)
-    level = 0
-    while frontier and (depth is None or level < depth):
-        frontier = {nxt for name in frontier for nxt in step(name)} - seen - set(start)
-        seen |= frontier
-        level += 1
-    return seen
 
 
 # --- Mermaid ---------------------------------------------------------------------------------------

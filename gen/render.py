@@ -131,10 +131,12 @@ def _memoized(func: Callable[..., str]) -> Callable[..., str]:
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """One Digdag project of the output: its name and its folder under out/ ("" when out/ is the project)."""
+    """One Digdag project of the output: its name, its folder under out/ ("" when out/ is the project) and
+    the workflows it holds."""
 
     name: str
     folder: str
+    workflows: tuple[str, ...]
 
 
 class RenderedTree(dict[str, str]):
@@ -176,7 +178,7 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
             raise TemplateError(f"template file {clash[0]} has the name of a generated workflow file; rename it")
         limit = plan.max_project_bytes
         if not limit or _size(whole) <= limit:
-            return RenderedTree(whole, (Project(plan.project, ""),))
+            return RenderedTree(whole, (Project(plan.project, "", tuple(w.name for w in plan.workflows)),))
         budget = limit - _size(fixed)
         while True:
             project_of = layout.partition(
@@ -203,7 +205,7 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
     for w in plan.workflows:
         edges.setdefault(project_of[w.name], set()).update(project_of[r.upstream] for r in w.requires)
     order = layout.push_order(members, edges)
-    return RenderedTree(files, tuple(Project(name, name) for name in order))
+    return RenderedTree(files, tuple(Project(name, name, tuple(w.name for w in members[name])) for name in order))
 
 
 def _size(files: Mapping[str, str]) -> int:

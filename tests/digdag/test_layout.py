@@ -9,26 +9,18 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import manifest_dict, node
 from tests.digdag.conftest import digdag, digdag_env, start_server
+from tests.digdag.shop import call
 from tests.digdag.test_session_time import FAKE_DBT
 
 pytestmark = pytest.mark.digdag
 HOURLY = {"schedule": {"hourly>": "10:00"}, "timezone": "UTC"}
 GEN_YML = "project: split\nmax_project_bytes: 120000\nmax_attempt_tasks: 40\n"
-
-
-def call(url: str, method: str = "GET", body: Any = None) -> Any:
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def test_split_projects_push_and_a_reader_runs_after_upstream_sessions_in_another(tmp_path: Path) -> None:
