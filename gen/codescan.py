@@ -103,6 +103,17 @@ def first_offset(text: str, pattern: str) -> int | None:
     return match.start() if match else None
 
 
+_REF = re.compile(r"""\bref\s*\(\s*['"]([^'"]*)['"]""")
+
+
+def ref_offsets(text: str) -> dict[str, int]:
+    """Offset of the first `ref('name'` outside comments, for each name the code refs first-argument."""
+    found: dict[str, int] = {}
+    for match in _REF.finditer(blank_comments(text)):
+        found.setdefault(match.group(1), match.start())
+    return found
+
+
 def session_calls(text: str) -> list[Call]:
     """Every call of a digdag_session window macro, with its arguments split at top-level commas."""
     clean = blank_comments(text)

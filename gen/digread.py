@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,13 @@ def summarize_plan(plan: Plan) -> tuple[WorkflowSummary, ...]:
          for w in plan.workflows), key=lambda s: s.name))
 
 
-def read_project(folder: Path) -> ProjectSummary:
+def read_project(folder: Path, *, known: Mapping[str, tuple[str, WorkflowSummary]] | None = None) -> ProjectSummary:
     """Read every .dig file gen wrote in `folder`, or in its project folders when the output is split into
-    several Digdag projects (a missing folder is an empty project)."""
+    several Digdag projects (a missing folder is an empty project).
+
+    `known` maps a file's path (relative to `folder`) to the text gen renders for it now and that
+    workflow's summary: a file holding exactly that text is not parsed, its summary is the one given."""
+    known = known or {}
     if not folder.exists():
         return ProjectSummary(workflows=(), foreign=())
     if not folder.is_dir():
@@ -69,10 +74,16 @@ def read_project(folder: Path) -> ProjectSummary:
             data = path.read_bytes()
         except OSError as e:
             raise ProjectReadError(f"cannot be read: {e.strerror or e}", source=str(path)) from e
+        rel = path.relative_to(folder).as_posix()
         if not is_owned(data):
-            foreign.append(path.relative_to(folder).as_posix())
+            foreign.append(rel)
             continue
-        workflows.append(read_workflow(path.stem, data.decode("utf-8", "replace"), where=str(path)))
+        text = data.decode("utf-8", "replace")
+        same = known.get(rel)
+        if same is not None and same[0] == text:
+            workflows.append(same[1])
+            continue
+        workflows.append(read_workflow(path.stem, text, where=str(path)))
     return ProjectSummary(workflows=tuple(workflows), foreign=tuple(foreign))
 
 

@@ -22,7 +22,7 @@ from gen.lint_schedule import schedule_findings
 from gen.manifest import Manifest, NodeCode
 from gen.pipeline import Inputs, load_inputs
 from gen.plan import plan_workflows
-from gen.settings import resolve_settings
+from gen.settings import settings_resolver
 from gen.words import plural
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -86,11 +86,12 @@ def lint_project(manifest: Manifest, code: Mapping[str, NodeCode], plan: Plan, c
     notes: list[str] = []
     everywhere = _ids(options.ignore, "--ignore", notes)
     ignores: dict[str, set[str]] = {}
+    resolve = settings_resolver(config, root_project=manifest.project_name)
     kept, silenced = [], 0
     for item in found:
         if item.node not in ignores:
             node = manifest.nodes[item.node]
-            ignore = resolve_settings(node, config, root_project=manifest.project_name).lint_ignore
+            ignore = resolve(node).lint_ignore
             ignores[item.node] = _ids(ignore, f"{node.origin}: {node.label}: meta.digdag.lint.ignore", notes)
         if item.rule in ignores[item.node] or item.rule in everywhere:
             silenced += 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
-from gen.codescan import first_offset, line_of
+from gen.codescan import line_of, ref_offsets
 from gen.findings import Finding, finding
 from gen.ir import Plan, Workflow
 from gen.lint_code import zone_differs
@@ -26,6 +27,7 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
                       expected_runtime_seconds: int) -> Iterator[Finding]:
     """GEN301 and GEN302 for every scheduled reader and each scheduled, data-holding upstream it reads."""
     by_name = {w.name: w for w in plan.workflows}
+    refs: dict[str, dict[str, int]] = {}
     for reader in plan.workflows:
         if reader.schedule is None:
             continue
@@ -41,7 +43,7 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
             if not (problem or late):
                 continue
             for node, parent in _edges(manifest, reader, upstream):
-                line = _ref_line(code, node, parent)
+                line = _ref_line(code, node, parent, refs)
                 if problem:
                     yield finding("GEN301", node=node.unique_id, label=node.label, file=node.file, line=line,
                                   message=f"{node.label} (workflow {reader.name!r}, {describe(r)}) reads "
@@ -62,14 +64,18 @@ def _edges(manifest: Manifest, reader: Workflow, upstream: Workflow) -> Iterator
                 yield node, manifest.nodes[parent]
 
 
-def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node) -> int | None:
+def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node, refs: dict[str, dict[str, int]]) -> int | None:
+    """The line of the node's first ref() of parent; `refs` keeps each node's ref offsets once found."""
     nc = code.get(node.unique_id)
     if nc is None:
         return None
-    offset = first_offset(nc.raw_code, rf"""\bref\s*\(\s*['"]{parent.name}['"]""")
+    if node.unique_id not in refs:
+        refs[node.unique_id] = ref_offsets(nc.raw_code)
+    offset = refs[node.unique_id].get(parent.name)
     return line_of(nc.raw_code, offset) if offset is not None else None
 
 
+@lru_cache(maxsize=4096)
 def coverage_problem(r: Timing, u: Timing, *, covered: bool) -> str | None:
     """Why a finer or unaligned upstream's sessions are not all required by a reader session, else None."""
     assert r.grid is not None and u.grid is not None
@@ -81,7 +87,7 @@ def coverage_problem(r: Timing, u: Timing, *, covered: bool) -> str | None:
     if not finer and aligned:
         return None
     try:
-        if not is_clamped(r, u, need_for(r, u)):
+        if not is_clamped(r, u):
             return None
     except Unaligned:
         return "the schedules share no regular grid, so no require> covers the session"
@@ -90,6 +96,7 @@ def coverage_problem(r: Timing, u: Timing, *, covered: bool) -> str | None:
             "previous or run later")
 
 
+@lru_cache(maxsize=4096)
 def lateness(r: Timing, u: Timing, runtime: int) -> str | None:
     """The usual case in which a reader starts before a required upstream session has finished, else None."""
     assert r.grid is not None and u.grid is not None

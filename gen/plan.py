@@ -225,4 +225,4 @@ def _require_parts(r: Timing, u: Timing) -> _Parts | None:
         why = f"latest {describe(u)} at or before this session"
     else:
         why = f"{describe(u)}, window {u.window}, overlapping this session's window ({r.window})"
-    return required, why, is_clamped(r, u, required.need)
+    return required, why, is_clamped(r, u)

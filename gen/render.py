@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import msgspec
 import yaml
 
 from gen import escape, expressions, layout
@@ -139,6 +140,32 @@ class Project:
     workflows: tuple[str, ...]
 
 
+class RequireView(msgspec.Struct, frozen=True, gc=False):
+    """One require> task as the template writes it: its Digdag expressions already made (gen.expressions),
+    and the project of its upstream when that is another project than the reader's. (A msgspec Struct, as in
+    gen.ir: tens of thousands are made per render.)"""
+
+    task: str
+    upstream: str
+    why: str
+    count: str | None  # the loop> count when the task is a loop of require>s, else None
+    session_time: str | None  # None: the reader's own session time (no session_time line)
+    project: str | None
+
+
+def require_views(workflow: Workflow, project_name: Callable[[str], str | None]) -> tuple[RequireView, ...]:
+    """The workflow's require> tasks as the template writes them, given the project of each upstream (None
+    for the reader's own project)."""
+    views = []
+    for req in workflow.requires:
+        required = req.required
+        loops = required.loops
+        count = expressions.session_count(required) if loops else None
+        time = expressions.session_time(required, "i" if loops else None)
+        views.append(RequireView(req.task, req.upstream, req.why, count, time, project_name(req.upstream)))
+    return tuple(views)
+
+
 class RenderedTree(dict[str, str]):
     """Every file of the generated output, keyed by path relative to out/, sorted, timestamp-free; and the
     Digdag projects it holds, in the order `gen push` pushes them (upstream projects first)."""
@@ -146,6 +173,11 @@ class RenderedTree(dict[str, str]):
     def __init__(self, files: Mapping[str, str], projects: tuple[Project, ...]) -> None:
         super().__init__(sorted(files.items()))
         self.projects = projects
+
+    def workflow_files(self) -> dict[str, str]:
+        """The .dig file of every workflow (its path relative to out/) and the workflow's name."""
+        return {f"{project.folder}/{name}.dig" if project.folder else f"{name}.dig": name
+                for project in self.projects for name in project.workflows}
 
 
 def _template_error(e: jinja2.TemplateError) -> TemplateError:
@@ -164,11 +196,18 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
         overrides = _overrides(plan)
 
         def workflow_text(workflow: Workflow, project_of: Mapping[str, str]) -> str:
+            # workflow.dig.j2 receives plan, workflow, values_file, overrides(workflow), uses_library(workflow),
+            # project_name(upstream) and require_tasks (the workflow's RequireViews, expressions made once here
+            # rather than by template calls: a quarter of the rendering time of a large project).
             own = project_of.get(workflow.name)
+
+            def project_name(upstream: str) -> str | None:
+                return project_of[upstream] if project_of.get(upstream, own) != own else None
+
             return f"# {header}\n" + template.render(
                 plan=plan, workflow=workflow, values_file=VALUES_FILE, overrides=overrides,
-                uses_library=uses_library,
-                project_name=lambda upstream: project_of[upstream] if project_of.get(upstream, own) != own else None)
+                uses_library=uses_library, project_name=project_name,
+                require_tasks=require_views(workflow, project_name))
 
         texts = {w.name: workflow_text(w, {}) for w in plan.workflows}
         fixed = {**static, **shared(plan.workflows)}

@@ -88,6 +88,25 @@ def _floor(timing: Timing, base: tuple[Op, ...]) -> tuple[Op, ...]:
             ("floor", grid.unit, grid.step, grid.weekday, grid.monthday, grid.phase_minutes))
 
 
+def _shape(reader: Timing, upstream: Timing) -> tuple[tuple[Op, ...], tuple[int, str], tuple[Op, ...]]:
+    """For two regular grids: the operations to the first upstream session a reader session needs, the
+    upstream's step, and the operations to the end of what it needs (before the run-time clamp)."""
+    assert reader.grid is not None and upstream.grid is not None
+    if not upstream.grid.regular or not reader.grid.regular:
+        raise Unaligned
+    step = _step(upstream.grid)
+    rstep = _step(reader.grid)
+    start: tuple[Op, ...] = (("tz", reader.tz),)
+    if reader.window == "previous":
+        start += (("add", -rstep[0], rstep[1]),)
+    end = (*start, ("add", rstep[0], rstep[1]))
+    if upstream.window == "current":
+        return _floor(upstream, start), step, end  # the upstream window containing the reader's start
+    # the first upstream end after the reader's start
+    return (*_floor(upstream, start), ("add", step[0], step[1])), step, (*end, ("tz", upstream.tz),
+                                                                           ("add", step[0], step[1]))
+
+
 @lru_cache(maxsize=4096)
 def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
     """Derive the operations that compute the upstream sessions one reader session needs."""
@@ -97,37 +116,59 @@ def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
                     now_offset_seconds=0)
     if not upstream.grid.regular or (reader.grid is not None and not reader.grid.regular):
         raise Unaligned
-    step = _step(upstream.grid)
     if reader.grid is None:
         # A reader run by hand at time t needs the latest upstream session at or before t.
-        return Need(first=_floor(upstream, ()), step=step, count=1, bound=None, now_offset_seconds=0)
-    rstep = _step(reader.grid)
-    start: tuple[Op, ...] = (("tz", reader.tz),)
-    if reader.window == "previous":
-        start += (("add", -rstep[0], rstep[1]),)
-    end = (*start, ("add", rstep[0], rstep[1]))
-    if upstream.window == "current":
-        first = _floor(upstream, start)  # the upstream window containing the reader's start
-        bound = end
-    else:
-        first = (*_floor(upstream, start), ("add", step[0], step[1]))  # first upstream end after start
-        bound = (*end, ("tz", upstream.tz), ("add", step[0], step[1]))
-    need = Need(first=first, step=step, count=None, bound=bound,
-                now_offset_seconds=reader.delay_seconds if clamp else _FOREVER)
-    constant = _constant_count(reader, upstream, need)
-    if constant is not None:
-        return Need(first=first, step=step, count=constant, bound=None, now_offset_seconds=need.now_offset_seconds)
-    return need
+        return Need(first=_floor(upstream, ()), step=_step(upstream.grid), count=1, bound=None,
+                    now_offset_seconds=0)
+    first, step, bound = _shape(reader, upstream)
+    profile = _profile(reader, upstream)
+    counts = profile.clamped if clamp else profile.whole
+    now = reader.delay_seconds if clamp else _FOREVER
+    if counts and all(c == counts[0] for c in counts):  # the same for every sampled reader session
+        return Need(first=first, step=step, count=counts[0], bound=None, now_offset_seconds=now)
+    return Need(first=first, step=step, count=None, bound=bound, now_offset_seconds=now)
 
 
-@lru_cache(maxsize=4096)
-def is_clamped(reader: Timing, upstream: Timing, need: Need) -> bool:
+def is_clamped(reader: Timing, upstream: Timing) -> bool:
     """True when upstream sessions overlapping the reader's window are left out because their time has
     not come by the reader's run time."""
     if reader.grid is None or upstream.grid is None:
         return False
-    whole = need_for(reader, upstream, clamp=False)
-    return any(_session_count(whole, t) > _session_count(need, t) for t in _sample_sessions(reader, upstream))
+    profile = _profile(reader, upstream)
+    return any(w > c for w, c in zip(profile.whole, profile.clamped, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """A pair of regular grids evaluated on the sampled reader sessions (epoch ms, in `samples`' order):
+    the first upstream session each needs (in `zone`), the number of upstream sessions overlapping its
+    window (`whole`), the number of those that have come by its run time (`clamped`, before `limits`)."""
+
+    samples: tuple[int, ...]
+    zone: str
+    firsts: tuple[int, ...]
+    whole: tuple[int, ...]
+    clamped: tuple[int, ...]
+    limits: tuple[int, ...]
+
+
+@lru_cache(maxsize=4096)
+def _profile(reader: Timing, upstream: Timing) -> _Profile:
+    first, step, bound = _shape(reader, upstream)
+    delay_ms = reader.delay_seconds * 1000
+    samples = _samples(reader, upstream)
+    zone = upstream.tz
+    firsts, whole, clamped, limits = [], [], [], []
+    for t in samples:
+        zone, f = _apply(first, t)
+        _, b = _apply(bound, t)
+        n = _steps_before(zone, f, step, b)
+        run = t + delay_ms + 1
+        firsts.append(f)
+        whole.append(n)
+        limits.append(min(b, run))
+        clamped.append(n if run >= b else _steps_before(zone, f, step, run))
+    return _Profile(samples, zone, tuple(firsts), tuple(whole), tuple(clamped), tuple(limits))
 
 
 # --- Python evaluation ----------------------------------------------------------------------------
@@ -209,46 +250,53 @@ def evaluate(ops: tuple[Op, ...], t: datetime) -> datetime:
 
 def sessions(need: Need, t: datetime) -> list[datetime]:
     """The upstream session times one reader session at t requires (the Python twin of the JS)."""
-    zone, first = _apply(need.first, _to_ms(t))
+    t0 = _to_ms(t)
+    zone, first = _apply(need.first, t0)
     amount, unit = need.step
-    count = need.count if need.count is not None else _count(need, _to_ms(t), zone, first)
+    if need.count is not None:
+        count = need.count
+    else:
+        assert need.bound is not None
+        _, bound = _apply(need.bound, t0)
+        count = _steps_before(zone, first, need.step, min(bound, t0 + need.now_offset_seconds * 1000 + 1))
     return [_to_dt(zone, _shift(zone, first, amount * i, unit)) for i in range(count)]
 
 
-def _session_count(need: Need, t: datetime) -> int:
-    """len(sessions(need, t)), without building the session times."""
-    if need.count is not None:
-        return need.count
-    t0 = _to_ms(t)
-    zone, first = _apply(need.first, t0)
-    return _count(need, t0, zone, first)
-
-
-def _count(need: Need, t0: int, zone: str, first: int) -> int:
-    assert need.bound is not None
-    _, bound = _apply(need.bound, t0)
-    limit = min(bound, t0 + need.now_offset_seconds * 1000 + 1)
-    amount, unit = need.step
+def _steps_before(zone: str, first: int, step: tuple[int, str], limit: int) -> int:
+    """How many of first, first + step, first + 2 steps, ... lie before limit."""
+    amount, unit = step
+    if unit in _ABSOLUTE_MS:
+        return -((first - limit) // (amount * _ABSOLUTE_MS[unit])) if first < limit else 0
+    wall = wall_ms(zone, first)  # what _shift(zone, first, ...) starts from, worked out once
     n = 0
-    while _shift(zone, first, amount * n, unit) < limit:
+    while instant_ms(zone, _cal(wall, amount * n, unit)) < limit:
         n += 1
     return n
 
 
-def grid_sessions(timing: Timing, start: datetime, stop: datetime) -> list[datetime]:
-    """Every session time of a regular grid in [start, stop)."""
+def _grid_ms(timing: Timing, start: int, stop: int) -> list[int]:
+    """Every session time (epoch ms) of a regular grid in [start, stop)."""
     assert timing.grid is not None and timing.grid.regular
     amount, unit = _step(timing.grid)
-    zone, cur = _apply(_floor(timing, ()), _to_ms(start))
-    out: list[datetime] = []
+    zone, cur = _apply(_floor(timing, ()), start)
+    if unit in _ABSOLUTE_MS:
+        size = amount * _ABSOLUTE_MS[unit]
+        return list(range(cur + max(0, (start - cur) // size + ((start - cur) % size > 0)) * size, stop, size))
+    wall = wall_ms(zone, cur)  # what _shift(zone, cur, ...) starts from, worked out once
+    out: list[int] = []
     k = 0
     while True:
-        ms = _shift(zone, cur, amount * k, unit)
-        if ms >= _to_ms(stop):
+        ms = instant_ms(zone, _cal(wall, amount * k, unit))
+        if ms >= stop:
             return out
-        if ms >= _to_ms(start):
-            out.append(_to_dt(zone, ms))
+        if ms >= start:
+            out.append(ms)
         k += 1
+
+
+def grid_sessions(timing: Timing, start: datetime, stop: datetime) -> list[datetime]:
+    """Every session time of a regular grid in [start, stop)."""
+    return [_to_dt(timing.tz, ms) for ms in _grid_ms(timing, _to_ms(start), _to_ms(stop))]
 
 
 def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
@@ -261,32 +309,36 @@ def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
     return _to_dt(timing.tz, ms), _to_dt(timing.tz, _shift(timing.tz, ms, amount, unit))
 
 
-@lru_cache(maxsize=4096)
-def _constant_count(reader: Timing, upstream: Timing, need: Need) -> int | None:
-    """The number of sessions needed when it is the same for every sampled reader session, else None."""
-    counts = {_session_count(need, t) for t in _sample_sessions(reader, upstream)}
-    return counts.pop() if len(counts) == 1 else None
+def _utc_ms(year: int, month: int, day: int) -> int:
+    return _to_ms(datetime(year, month, day, tzinfo=UTC))
+
+
+def _samples(reader: Timing, upstream: Timing) -> tuple[int, ...]:
+    """Reader sessions (epoch ms) around every offset change of both zones in 2025, around the first
+    sessions of a coarse upstream (a month or week boundary changes what an hourly reader needs), plus a
+    plain stretch."""
+    assert reader.grid is not None and upstream.grid is not None
+    coarse = upstream.grid if upstream.grid.unit in ("day", "week", "month") else None
+    return _sample_times(reader.grid, reader.tz, coarse, upstream.tz)
 
 
 @lru_cache(maxsize=4096)
-def _sample_sessions(reader: Timing, upstream: Timing) -> tuple[datetime, ...]:
-    """Reader sessions around every offset change of both zones in 2025, around the first sessions of a
-    coarse upstream (a month or week boundary changes what an hourly reader needs), plus a plain stretch."""
-    marks = {datetime(2025, 1, 6, tzinfo=UTC)}
-    if upstream.grid is not None and upstream.grid.unit in ("day", "week", "month"):
-        marks.update(grid_sessions(upstream, datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC))[:3])
-    for zone in {reader.tz, upstream.tz}:
-        marks.update(datetime.fromtimestamp(ms / 1000, UTC) for ms, _ in offset_table(zone)[1]
-                     if 2025 <= datetime.fromtimestamp(ms / 1000, UTC).year <= 2025)
-    assert reader.grid is not None
-    out: set[datetime] = set()
-    if reader.grid.unit in ("week", "month"):
-        out.update(grid_sessions(reader, datetime(2024, 12, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)))
+def _sample_times(grid: Grid, tz: str, coarse: Grid | None, upstream_tz: str) -> tuple[int, ...]:
+    reader = Timing(grid, tz, 0, "current")
+    marks = {_utc_ms(2025, 1, 6)}
+    if coarse is not None:
+        marks.update(_grid_ms(Timing(coarse, upstream_tz, 0, "current"), _utc_ms(2025, 1, 1), _utc_ms(2025, 3, 1))[:3])
+    year, next_year = _utc_ms(2025, 1, 1), _utc_ms(2026, 1, 1)
+    for zone in {tz, upstream_tz}:
+        marks.update(ms for ms, _ in offset_table(zone)[1] if year <= ms < next_year)
+    out: set[int] = set()
+    if grid.unit in ("week", "month"):
+        out.update(_grid_ms(reader, _utc_ms(2024, 12, 1), _utc_ms(2026, 2, 1)))
     else:
         # a few days around each mark: a week boundary, the DST change itself, the month start
-        days = 3 if reader.grid.unit in ("minute", "hour") else 10
+        days = (3 if grid.unit in ("minute", "hour") else 10) * _DAY_MS
         for mark in marks:
-            out.update(grid_sessions(reader, mark - timedelta(days=days), mark + timedelta(days=days)))
+            out.update(_grid_ms(reader, mark - days, mark + days))
     return tuple(sorted(out))
 
 
@@ -329,16 +381,15 @@ def required_sessions(reader: Timing, upstream: Timing) -> Required:
         return Required(SAME, need, 1)  # an unscheduled upstream runs for the reader's own session time
     if reader.grid is None:
         return Required(COMPUTED, need, 1)
-    samples = _sample_sessions(reader, upstream)
-    found = [sessions(need, t) for t in samples]
-    need = _simplified(need, samples, found)
-    most = max((len(s) for s in found), default=1)
-    if need.count == 1 and all(s == [t] for s, t in zip(found, samples, strict=True)):
+    profile = _profile(reader, upstream)
+    need = _simplified(need, profile)
+    if need.count == 1 and profile.firsts == profile.samples:
         return Required(SAME, need, 1)
-    if (need.count == 1 and reader.grid.unit in ("day", "week", "month")
-            and all(s == [_previous(reader, t)] for s, t in zip(found, samples, strict=True))):
-        return Required(PREVIOUS, need, 1)
-    return Required(COMPUTED, need, most)
+    if need.count == 1 and reader.grid.unit in ("day", "week", "month"):
+        amount, unit = _step(reader.grid)
+        if all(f == _shift(reader.tz, t, -amount, unit) for f, t in zip(profile.firsts, profile.samples, strict=True)):
+            return Required(PREVIOUS, need, 1)
+    return Required(COMPUTED, need, max(profile.clamped, default=1))
 
 
 def _previous(timing: Timing, t: datetime) -> datetime:
@@ -347,17 +398,29 @@ def _previous(timing: Timing, t: datetime) -> datetime:
     return _to_dt(timing.tz, _shift(timing.tz, _to_ms(t), -amount, unit))
 
 
-def _simplified(need: Need, samples: tuple[datetime, ...], expected: list[list[datetime]]) -> Need:
-    """The need without the floor operations that change nothing for any sampled reader session (whose
-    sessions are `expected`): a Tokyo midnight is already on a UTC hourly grid, and the expression a
-    reviewer reads should not say more."""
+def _simplified(need: Need, profile: _Profile) -> Need:
+    """The need without the floor operations that change nothing for any sampled reader session: a Tokyo
+    midnight is already on a UTC hourly grid, and the expression a reviewer reads should not say more."""
+
+    def same(first: tuple[Op, ...]) -> bool:  # the same sessions as `profile` for every sample
+        for t, want, count, limit in zip(profile.samples, profile.firsts, profile.clamped, profile.limits,
+                                         strict=True):
+            zone, got = _apply(first, t)
+            if got == want:
+                continue
+            if count == 0 and need.count is None and _steps_before(zone, got, need.step, limit) == 0:
+                continue  # no session before the limit either way
+            if count != 0 or need.count is None:
+                return False
+        return True
+
     for index in reversed(range(len(need.first))):
         if need.first[index][0] != "floor":
             continue
-        candidate = Need(first=need.first[:index] + need.first[index + 1:], step=need.step, count=need.count,
-                         bound=need.bound, now_offset_seconds=need.now_offset_seconds)
-        if all(sessions(candidate, t) == want for t, want in zip(samples, expected, strict=True)):
-            need = candidate
+        shorter = need.first[:index] + need.first[index + 1:]
+        if same(shorter):
+            need = Need(first=shorter, step=need.step, count=need.count, bound=need.bound,
+                        now_offset_seconds=need.now_offset_seconds)
     first: list[Op] = []
     for op in need.first:  # a zone switch to the zone already in force says nothing
         zone = next((o[1] for o in reversed(first) if o[0] == "tz"), None)

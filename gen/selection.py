@@ -27,17 +27,15 @@ class Selector:
     """select_nodes for many selectors of one manifest, in time linear in the manifest plus the answers.
 
     The names, versioned names, fqn prefixes, packages, tags and resource types of the nodes are indexed
-    once; a criterion without wildcards is one lookup that yields the candidates, each still checked by
-    the same rules as a scan (so the index only narrows, never decides). Wildcards scan every node."""
+    (each kind when a criterion first asks for it); a criterion without wildcards is one lookup that yields
+    the candidates, each still checked by the same rules as a scan (so the index only narrows, never
+    decides). Wildcards scan every node."""
 
     def __init__(self, manifest: Manifest) -> None:
         self._manifest = manifest
         self._nodes = [(uid, node) for uid, node in manifest.nodes.items()
                        if node.resource_type != "source" and node.enabled]
-        self._index: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for uid, node in self._nodes:
-            for key in _keys(node, manifest.project_name):
-                self._index[key].append(uid)
+        self._indexes: dict[str, _Index] = {}
 
     def select(self, selector: str) -> frozenset[str]:
         """Like select_nodes(manifest, selector)."""
@@ -53,26 +51,62 @@ class Selector:
         if keys is None:
             return self._nodes
         nodes = self._manifest.nodes
-        return [(uid, nodes[uid]) for uid in dict.fromkeys(uid for key in keys for uid in self._index.get(key, ()))]
+        groups: list[list[str]] = []
+        for kind, value in keys:
+            single, grouped = self._index(kind)
+            groups += [single.get(value, []), *grouped.get(value, ())]
+        return [(uid, nodes[uid]) for uid in dict.fromkeys(uid for group in groups for uid in group)]
+
+    def _index(self, kind: str) -> _Index:
+        index = self._indexes.get(kind)
+        if index is None:
+            index = self._indexes[kind] = _build_index(kind, self._nodes, self._manifest.project_name)
+        return index
 
 
-def _keys(node: Node, root: str) -> set[tuple[str, str]]:
-    """Every index key under which a criterion without wildcards can select the node."""
-    keys = {("package", node.package), ("resource_type", node.resource_type)}
-    if node.package == root:
-        keys.add(("package", "this"))
-    keys.update(("tag", tag) for tag in node.tags)
-    for fqn in (list(node.fqn), list(node.fqn[1:])):
-        if not fqn:
-            continue
-        if node.version is not None and len(fqn) >= 2:
-            keys.add(("fqn", fqn[-2]))
-            keys.add(("fqn_version", "_".join(fqn[-2:])))
-        else:
-            keys.add(("fqn", fqn[-1]))
-        flat = [item for segment in fqn for item in segment.split(".")]
-        keys.update(("fqn", ".".join(flat[:n])) for n in range(1, len(flat) + 1))
-    return keys
+# The nodes under each key of one kind: unique ids, and groups of them (the nodes of a folder under each
+# fqn prefix of the folder).
+_Index = tuple[dict[str, list[str]], dict[str, list[list[str]]]]
+
+
+def _build_index(kind: str, nodes: list[tuple[str, Node]], root: str) -> _Index:
+    """Every key of `kind` under which a criterion without wildcards can select a node. The fqn prefixes of
+    the nodes of one folder are one group, so the index grows with the nodes and folders, not with the
+    nodes times their depth."""
+    single: dict[str, list[str]] = defaultdict(list)
+    grouped: dict[str, list[list[str]]] = {}
+    if kind != "fqn":
+        for uid, node in nodes:
+            for key in _keys(kind, node, root):
+                single[key].append(uid)
+        return single, grouped
+    folders: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for uid, node in nodes:
+        for fqn in (node.fqn, node.fqn[1:]):
+            if not fqn:
+                continue
+            single[fqn[-2] if node.version is not None and len(fqn) >= 2 else fqn[-1]].append(uid)
+            flat = ".".join(fqn).split(".")
+            single[".".join(flat)].append(uid)
+            folders[tuple(flat[:-1])].append(uid)
+    for folder, uids in folders.items():
+        for n in range(1, len(folder) + 1):
+            grouped.setdefault(".".join(folder[:n]), []).append(uids)
+    return single, grouped
+
+
+def _keys(kind: str, node: Node, root: str) -> set[str]:
+    """Every key of one kind but fqn under which a criterion can select the node."""
+    if kind == "package":
+        return {node.package, "this"} if node.package == root else {node.package}
+    if kind == "resource_type":
+        return {node.resource_type}
+    if kind == "tag":
+        return set(node.tags)
+    if kind == "fqn_version":
+        return {"_".join(fqn[-2:]) for fqn in (node.fqn, node.fqn[1:])
+                if node.version is not None and len(fqn) >= 2}
+    raise AssertionError(kind)
 
 
 def _lookup_keys(criterion: str) -> list[tuple[str, str]] | None:

@@ -156,6 +156,22 @@ def test_reading_a_rendered_project_gives_back_the_plan(tmp_path: Path) -> None:
     assert read_project(tmp_path / "missing").workflows == ()
 
 
+def test_a_file_exactly_as_gen_renders_it_now_is_not_parsed_but_an_edited_one_is(tmp_path: Path) -> None:
+    plan = golden_plan(tmp_path)
+    tree = render_tree(plan)
+    out = write_tree(tree, tmp_path / "out")
+    summaries = {s.name: s for s in summarize_plan(plan)}
+    marked = replace(summaries["marts"], selects=("as given",))  # tells the given summary from a parsed one
+    known = {path: (tree[path], marked if name == "marts" else summaries[name])
+             for path, name in tree.workflow_files().items()}
+    assert set(known) == {f"{w.name}.dig" for w in plan.workflows}
+    read = {w.name: w for w in read_project(out, known=known).workflows}
+    assert read["marts"].selects == ("as given",)
+    assert tuple(read.values()) == tuple(marked if w.name == "marts" else w for w in summarize_plan(plan))
+    (out / "marts.dig").write_text(tree["marts.dig"] + "\n", encoding="utf-8")  # edited: parsed again
+    assert {w.name: w for w in read_project(out, known=known).workflows}["marts"] == summaries["marts"]
+
+
 def test_the_committed_example_output_reads(tmp_path: Path) -> None:
     project = read_project(REPO / "out")
     names = {w.name: w for w in project.workflows}

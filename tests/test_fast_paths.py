@@ -57,7 +57,8 @@ def _sampled_offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "Asia/Kolkata", "Etc/GMT+5", "America/New_York",
                                   "Africa/Casablanca", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kathmandu",
-                                  "Europe/Dublin", "America/Caracas", "Asia/Pyongyang", "America/Sao_Paulo"])
+                                  "Europe/Dublin", "America/Caracas", "Asia/Pyongyang", "America/Sao_Paulo",
+                                  "Asia/Gaza", "America/Noronha"])
 def test_offset_tables_match_the_plain_scan(zone: str) -> None:
     # (checked for every zone of the tz database when the shortcuts were written)
     assert offset_table(zone) == _sampled_offset_table(zone)

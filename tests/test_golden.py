@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gen.render import RenderedTree
 from tests.golden_cases import CASES, GOLDEN, render_case
 
 
@@ -23,3 +24,12 @@ def test_tree_matches_golden(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_generation_is_byte_identical_twice(name: str, tmp_path: Path) -> None:
     assert render_case(name, tmp_path) == render_case(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_workflow_file_is_where_the_tree_says(name: str, tmp_path: Path) -> None:
+    tree = render_case(name, tmp_path)
+    assert isinstance(tree, RenderedTree)
+    files = tree.workflow_files()
+    assert sorted(files) == sorted(rel for rel in tree if rel.endswith(".dig") and "/shared/" not in f"/{rel}")
+    assert all(rel.rsplit("/", 1)[-1] == f"{name}.dig" for rel, name in files.items())

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gen.cli import cli
-from gen.codescan import blank_comments, session_calls, wall_clock_uses
+from gen.codescan import blank_comments, ref_offsets, session_calls, wall_clock_uses
 from gen.config import parse_config
 from gen.findings import rule_id
 from gen.lint import LintOptions, LintResult, format_json, format_text, lint_project, parse_duration
@@ -80,6 +80,13 @@ def test_comments_are_blanked_but_lines_kept() -> None:
     assert "now" not in clean and "current_date" not in clean and "run_started_at" not in clean
     assert "'a -- b'" in clean
     assert wall_clock_uses("x = datetime.now()  # now()", language="python") == [("datetime.now", 4)]
+
+
+def test_ref_offsets_give_the_first_ref_of_each_name_outside_comments() -> None:
+    text = ("-- ref('orders')\nselect * from {{ ref('customers') }}\n"
+            "join {{ ref ( \"orders\" , v=2) }} join {{ ref('orders') }} join {{ ref('pkg', 'items') }}")
+    assert ref_offsets(text) == {"customers": text.index("ref('customers')"),
+                                 "orders": text.index('ref ( "orders"'), "pkg": text.index("ref('pkg'")}
 
 
 @pytest.mark.parametrize("sql, token", [

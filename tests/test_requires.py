@@ -48,7 +48,7 @@ def test_daily_reader_of_hourly_table_never_starts_the_evening_sessions() -> Non
     required = sessions(need, t)
     assert max(required) <= t + timedelta(hours=7)
     assert len(required) == 8  # 00:00 .. 07:00 have come at 07:00; 08:00 .. 23:00 have not
-    assert is_clamped(daily, hourly, need)
+    assert is_clamped(daily, hourly)
 
 
 def test_daily_previous_window_reads_all_of_yesterdays_hours() -> None:
@@ -58,7 +58,7 @@ def test_daily_previous_window_reads_all_of_yesterdays_hours() -> None:
     t = datetime(2024, 3, 2, tzinfo=TOKYO)
     assert sessions(need, t)[0] == datetime(2024, 3, 1, tzinfo=TOKYO)
     assert sessions(need, t)[-1] == datetime(2024, 3, 1, 23, tzinfo=TOKYO)
-    assert not is_clamped(daily, hourly, need)
+    assert not is_clamped(daily, hourly)
 
 
 def test_dst_day_has_23_hourly_sessions() -> None:
