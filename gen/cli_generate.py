@@ -49,7 +49,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         from gen.pipeline import generate
         from gen.report import foreign_note, summary
 
-        result = generate(inputs)
+        result = generate(inputs, digest=record)
         for warning in result.plan.warnings:
             click.echo(f"warning: {warning}", err=True)
         if dry:

@@ -27,7 +27,6 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
                       expected_runtime_seconds: int) -> Iterator[Finding]:
     """GEN301 and GEN302 for every scheduled reader and each scheduled, data-holding upstream it reads."""
     by_name = {w.name: w for w in plan.workflows}
-    refs: dict[str, dict[str, int]] = {}
     for reader in plan.workflows:
         if reader.schedule is None:
             continue
@@ -43,7 +42,7 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
             if not (problem or late):
                 continue
             for node, parent in _edges(manifest, reader, upstream):
-                line = _ref_line(code, node, parent, refs)
+                line = _ref_line(code, node, parent)
                 if problem:
                     yield finding("GEN301", node=node.unique_id, label=node.label, file=node.file, line=line,
                                   message=f"{node.label} (workflow {reader.name!r}, {describe(r)}) reads "
@@ -64,14 +63,12 @@ def _edges(manifest: Manifest, reader: Workflow, upstream: Workflow) -> Iterator
                 yield node, manifest.nodes[parent]
 
 
-def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node, refs: dict[str, dict[str, int]]) -> int | None:
-    """The line of the node's first ref() of parent; `refs` keeps each node's ref offsets once found."""
+def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node) -> int | None:
+    """The line of the node's first ref() of parent."""
     nc = code.get(node.unique_id)
     if nc is None:
         return None
-    if node.unique_id not in refs:
-        refs[node.unique_id] = ref_offsets(nc.raw_code)
-    offset = refs[node.unique_id].get(parent.name)
+    offset = ref_offsets(nc.raw_code).get(parent.name)
     return line_of(nc.raw_code, offset) if offset is not None else None
 
 

@@ -77,7 +77,7 @@ class Manifest:
     adapter_type: str | None
     nodes: Mapping[str, Node]
     warnings: tuple[str, ...] = ()
-    file_sha256: str = ""  # of the file's bytes as read
+    file_sha256: str = ""  # of the file's bytes as read, when loaded with digest=True (else empty)
     code: Mapping[str, NodeCode] = field(default_factory=dict)  # loaded with code=True only (gen lint)
 
     @property
@@ -89,10 +89,13 @@ class Manifest:
 # --- loading --------------------------------------------------------------------------------------
 
 
-def load_manifest(path: Path, *, project_name: str | None = None, code: bool = False) -> Manifest:
+def load_manifest(path: Path, *, project_name: str | None = None, code: bool = False,
+                  digest: bool = False) -> Manifest:
     """Read and validate a manifest.json; every failure is a one-line ManifestError naming the file.
 
-    With `code`, the same single decoding also keeps the SQL/Jinja of every node and macro (for gen lint)."""
+    With `code`, the same single decoding also keeps the SQL/Jinja of every node and macro (for gen lint).
+    With `digest`, file_sha256 is the sha256 of the bytes read (else empty: only the up-to-date record
+    needs it)."""
     where = str(path)
     try:
         with open(path, "rb") as handle:
@@ -109,11 +112,11 @@ def load_manifest(path: Path, *, project_name: str | None = None, code: bool = F
         raise ManifestError(f"cannot be read: {e.strerror or e}", source=where) from e
     if not data:
         raise ManifestError("the file is empty; run `dbt parse` to write a manifest", source=where)
-    digest = hashlib.sha256(data).hexdigest()
+    sha256 = hashlib.sha256(data).hexdigest() if digest else ""
     if not code:
-        return _build(decode(data, where, shape=RawManifest), where, project_name, digest)
+        return _build(decode(data, where, shape=RawManifest), where, project_name, sha256)
     raw = decode(data, where, shape=RawManifestWithCode)
-    return replace(_build(raw, where, project_name, digest), code=_code(raw))
+    return replace(_build(raw, where, project_name, sha256), code=_code(raw))
 
 
 def _schema_version(url: str, where: str) -> int:

@@ -25,16 +25,17 @@ class Generated:
     templates: str | None  # the user's template folder, if any
 
 
-def load_inputs(inputs: Inputs, *, code: bool = False) -> tuple[Manifest, Config]:
-    """Read the config and the manifest (with `code`, also the SQL of every node and macro, for gen lint)."""
+def load_inputs(inputs: Inputs, *, code: bool = False, digest: bool = False) -> tuple[Manifest, Config]:
+    """Read the config and the manifest (with `code`, also the SQL of every node and macro, for gen lint;
+    with `digest`, the sha256 of the manifest's bytes, for the up-to-date record)."""
     config = load_config(config_path(inputs), required=inputs.config is not None)
-    manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name, code=code)
+    manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name, code=code, digest=digest)
     return manifest, config
 
 
-def generate(inputs: Inputs) -> Generated:
-    """Produce the whole Digdag project for a dbt project, in memory."""
-    manifest, config = load_inputs(inputs)
+def generate(inputs: Inputs, *, digest: bool = False) -> Generated:
+    """Produce the whole Digdag project for a dbt project, in memory (`digest`: see load_inputs)."""
+    manifest, config = load_inputs(inputs, digest=digest)
     plan = plan_workflows(manifest, config)
     templates = inputs.templates or config.templates
     tree = render_tree(plan, user_templates=templates)

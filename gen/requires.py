@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +28,7 @@ from gen.zones import instant_ms, offset_minutes, offset_table, wall_ms
 _UNIT_NAMES = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks", "month": "months"}
 _ABSOLUTE_MS = {"minutes": 60_000, "hours": 3_600_000}
 _DAY_MS = 86_400_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # wall-clock ms // _DAY_MS + this: a proleptic Gregorian ordinal
 
 Op = tuple[Any, ...]  # ("tz", zone) | ("add", amount, unit) | ("floor", unit, step, weekday, monthday, phase_minutes)
 
@@ -180,11 +181,12 @@ def _cal(wall: int, amount: int, unit: str) -> int:
         return wall + amount * _DAY_MS
     if unit == "weeks":
         return wall + amount * 7 * _DAY_MS
-    d = datetime(1970, 1, 1) + timedelta(milliseconds=wall)
+    days, time_of_day = divmod(wall, _DAY_MS)
+    d = date.fromordinal(days + _EPOCH_ORDINAL)
     month = d.month - 1 + amount
     year, month = d.year + month // 12, month % 12 + 1
-    d = d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
-    return int((d - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
+    day = min(d.day, calendar.monthrange(year, month)[1]) if d.day > 28 else d.day
+    return (date(year, month, day).toordinal() - _EPOCH_ORDINAL) * _DAY_MS + time_of_day
 
 
 def _floor_wall(w: int, unit: str, step: int, weekday: int, monthday: int, phase: int) -> int:
@@ -201,10 +203,10 @@ def _floor_wall(w: int, unit: str, step: int, weekday: int, monthday: int, phase
         if unit == "week":
             js_day = (midnight // _DAY_MS + 4) % 7  # 1970-01-01 was a Thursday (4)
             return midnight - ((js_day - weekday) % 7) * _DAY_MS
-        d = datetime(1970, 1, 1) + timedelta(milliseconds=midnight)
+        d = date.fromordinal(midnight // _DAY_MS + _EPOCH_ORDINAL)
         if d.day < monthday:
-            d = datetime(1970, 1, 1) + timedelta(milliseconds=_cal(midnight, -1, "months"))
-        return int((datetime(d.year, d.month, monthday) - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
+            d = date.fromordinal(_cal(midnight, -1, "months") // _DAY_MS + _EPOCH_ORDINAL)
+        return (date(d.year, d.month, monthday).toordinal() - _EPOCH_ORDINAL) * _DAY_MS
 
     found = base(w) + phase * 60_000
     if phase and found > w:

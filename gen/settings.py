@@ -49,6 +49,8 @@ def rule_matcher(rule: Rule) -> Callable[[Node], bool]:
     """A function telling whether a node meets every criterion of the rule; the criteria are prepared
     once, for matching many nodes."""
     checks = [_criterion(key, wanted) for key, wanted in rule.match.items()]
+    if len(checks) == 1:
+        return checks[0]
     return lambda node: all(check(node) for check in checks)
 
 

@@ -37,9 +37,9 @@ def generations(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     calls: list[int] = []
     real = pipeline.generate
 
-    def counted(inputs: Any) -> Any:
+    def counted(inputs: Any, **options: Any) -> Any:
         calls.append(1)
-        return real(inputs)
+        return real(inputs, **options)
 
     monkeypatch.setattr(pipeline, "generate", counted)
     return calls
