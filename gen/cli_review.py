@@ -33,9 +33,9 @@ def check_command(ctx: click.Context, /, quiet: bool, **kw: Any) -> None:
     """
 
     def body() -> int:
-        from gen.pipeline import generate
+        from gen.pipeline import plan_inputs
 
-        result = generate(build_inputs(ctx, **kw))
+        result = plan_inputs(build_inputs(ctx, **kw))
         for warning in result.plan.warnings:
             click.echo(f"warning: {warning}", err=True)
         return EXIT_CHANGES if report_coverage(result, quiet=quiet) else EXIT_OK
@@ -88,23 +88,24 @@ def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, hea
         from gen.diff import diff_summaries
         from gen.diffreport import format_diff
         from gen.digread import read_project, summarize_plan
-        from gen.pipeline import generate
+        from gen.pipeline import Generated, generate, plan_inputs
 
         inputs = build_inputs(ctx, **kw)
         if head is not None:
             inputs = replace(inputs, manifest=head, parse=False)
-        generated = generate(inputs)
+        generated = generate(inputs) if base is None else plan_inputs(inputs)  # (the files: only against out/)
         after = generated.plan
         for warning in after.warnings:
             click.echo(f"warning: {warning}", err=True)
-        if base is not None:
-            before = summarize_plan(generate(replace(inputs, manifest=base, parse=False)).plan)
+        if not isinstance(generated, Generated):
+            before = summarize_plan(plan_inputs(replace(inputs, manifest=base, parse=False)).plan)
         else:
             target = out_dir(ctx, out, inputs)
             # A committed file that is exactly what gen renders now says what the plan says: not parsed.
+            tree = generated.tree
             summaries = {s.name: s for s in summarize_plan(after)}
-            project = read_project(target, known={path: (generated.tree[path], summaries[name])
-                                                  for path, name in generated.tree.workflow_files().items()})
+            project = read_project(target, known={path: (tree[path], summaries[name])
+                                                  for path, name in tree.workflow_files().items()})
             if project.foreign:
                 click.echo(f"warning: {target}: not comparing {len(project.foreign)} .dig file(s) gen did "
                            f"not write: {', '.join(project.foreign[:5])}", err=True)
@@ -137,9 +138,9 @@ def graph_command(ctx: click.Context, /, fmt: str, select: tuple[str, ...], dept
 
     def body() -> int:
         from gen.picture import picture_of, to_dot, to_markdown, to_mermaid
-        from gen.pipeline import generate
+        from gen.pipeline import plan_inputs
 
-        plan = generate(build_inputs(ctx, **kw)).plan
+        plan = plan_inputs(build_inputs(ctx, **kw)).plan
         picture = picture_of(plan, select=select, depth=depth)
         if fmt in ("svg", "png"):
             from gen.graphviz import render_image

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 from gen.errors import TemplateError
@@ -53,19 +54,22 @@ def yaml_scalar(value: Any) -> str:
     text = str(value)
     if _UNSAFE_SCALAR.search(text):
         raise TemplateError(f"refusing to place {text!r} in a .dig file as a plain value (unsafe characters)")
-    return json.dumps(text)
+    return encode_basestring_ascii(text)  # json.dumps(text), without its generic encoder around it
 
 
 def digdag_expr(value: str) -> str:
     """A double-quoted YAML scalar holding one `${...}` expression gen built itself."""
     if not _EXPR.match(value):
         raise TemplateError(f"not a single Digdag expression: {value!r}")
-    return json.dumps(value, ensure_ascii=False)
+    return encode_basestring(value)  # json.dumps(value, ensure_ascii=False)
+
+
+_NOT_IN_COMMENT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]")
 
 
 def comment(value: Any) -> str:
     """Text safe inside a `#` comment: one line, printable."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]", "?", str(value))
+    return _NOT_IN_COMMENT.sub("?", str(value))
 
 
 def indent_block(text: str, width: int) -> str:

@@ -1,4 +1,5 @@
-"""generate(): load -> settings -> graph -> plan -> render. The one Python API the CLI and tests call."""
+"""generate(): load -> settings -> graph -> plan -> render (plan_inputs() stops before rendering). The one
+Python API the CLI and tests call."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from gen.manifest import Manifest, load_manifest
 from gen.plan import plan_workflows
 from gen.render import RenderedTree, render_tree
 
-__all__ = ["Generated", "Inputs", "config_path", "generate", "load_inputs", "resolve_manifest"]
+__all__ = ["Generated", "Inputs", "Planned", "config_path", "generate", "load_inputs", "plan_inputs",
+           "resolve_manifest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What the commands that need no files (gen check, gen graph, the base side of gen diff) work on."""
+
+    manifest: Manifest
+    config: Config
+    plan: Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,12 @@ def load_inputs(inputs: Inputs, *, code: bool = False, digest: bool = False) -> 
     config = load_config(config_path(inputs), required=inputs.config is not None)
     manifest = load_manifest(resolve_manifest(inputs), project_name=inputs.project_name, code=code, digest=digest)
     return manifest, config
+
+
+def plan_inputs(inputs: Inputs) -> Planned:
+    """Read the inputs and plan the workflows, without rendering them."""
+    manifest, config = load_inputs(inputs)
+    return Planned(manifest=manifest, config=config, plan=plan_workflows(manifest, config))
 
 
 def generate(inputs: Inputs, *, digest: bool = False) -> Generated:

@@ -62,10 +62,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
                  for rule in config.rules if rule.index not in used_rules]
     selectors = _selectors(manifest, settings)
     shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in groups}
-    # Equal timings become one object, so the require> of each pair of timings is worked out once.
-    interned: dict[Timing, Timing] = {}
-    timings = {name: interned.setdefault(timing, timing) for name in groups
-               for timing in (timing_of(shared[name].schedule, shared[name].timezone, shared[name].window),)}
+    timings = {name: timing_of(shared[name].schedule, shared[name].timezone, shared[name].window) for name in groups}
     known: _Known = ({}, {})
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
@@ -172,15 +169,16 @@ def _show(value: Any) -> str:
 
 _Parts = tuple[Required, str, bool]
 # What plan_workflows has worked out: the parts of each pair of timings, and the task of each pair and
-# upstream. Keys hold ids: timings are interned and outlive these (hashing a Timing costs more).
-_Known = tuple[dict[tuple[int, int], _Parts | None], dict[tuple[int, int, str], tuple[RequireTask | None, bool]]]
+# upstream.
+_Known = tuple[dict[tuple[Timing, Timing], _Parts | None],
+               dict[tuple[Timing, Timing, str], tuple[RequireTask | None, bool]]]
 
 
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
                   warnings: list[str], source: str, known: _Known) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
     pairs, tasks = known
-    key = (id(r), id(u), upstream)
+    key = (r, u, upstream)
     try:
         task, clamped = tasks[key]
     except KeyError:

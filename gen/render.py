@@ -52,10 +52,9 @@ def make_environment(user_templates: str | None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths), undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(q=_memoized(escape.yaml_scalar), expr=_memoized(escape.digdag_expr),
-                       comment=_memoized(escape.comment), json_quoted=_memoized(escape.json_quoted),
-                       json_line=_memoized(escape.json_text), count=_memoized(_count), yaml_block=_yaml_block,
-                       yaml_inline=_yaml_inline)
+    env.filters.update(q=escape.yaml_scalar, expr=escape.digdag_expr, comment=escape.comment,
+                       json_quoted=escape.json_quoted, json_line=escape.json_text, count=_count,
+                       yaml_block=_yaml_block, yaml_inline=_yaml_inline)
     env.globals.update(session_time=expressions.session_time, session_count=expressions.session_count)
     return env
 
@@ -94,40 +93,6 @@ def _overrides(plan: Plan) -> Callable[[Workflow], dict[str, Any]]:
         return {f"gen_k8s_{key}": value for key, value in sorted(workflow.k8s.items()) if defaults.get(key) != value}
 
     return overrides
-
-
-def _memoized(func: Callable[..., str]) -> Callable[..., str]:
-    """A filter that remembers its results: a large project renders the same values thousands of times
-    (the same require> expression, namespace, vars), and escaping them is most of the rendering time."""
-    by_text: dict[str, str] = {}
-    by_value: dict[Any, str] = {}
-    # Unhashable values are looked up by identity; the entry holds the value, so its id stays its own.
-    by_identity: dict[tuple[int, tuple[Any, ...]], tuple[Any, str]] = {}
-
-    def filtered(value: Any, *args: Any) -> str:
-        if type(value) is str and not args:
-            try:
-                return by_text[value]
-            except KeyError:
-                result = by_text[value] = func(value)
-                return result
-        if type(value) is not dict:
-            key = (type(value), tuple(value) if type(value) is list else value, args)
-            try:
-                return by_value[key]
-            except KeyError:
-                result = by_value[key] = func(value, *args)
-                return result
-            except TypeError:  # unhashable (nested lists, other mappings)
-                pass
-        seen = by_identity.get((id(value), args))
-        if seen is not None and seen[0] is value:
-            return seen[1]
-        result = func(value, *args)
-        by_identity[(id(value), args)] = (value, result)
-        return result
-
-    return filtered
 
 
 @dataclass(frozen=True, slots=True)

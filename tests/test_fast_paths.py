@@ -22,7 +22,6 @@ from gen.config import parse_config
 from gen.errors import CycleError, OutputError
 from gen.graph import check_workflow_cycles
 from gen.manifest import load_manifest
-from gen.render import _memoized
 from gen.settings import resolve_settings, rule_matches, settings_resolver
 from gen.zones import offset_table
 from tests.conftest import FIXTURES, manifest_dict, node
@@ -94,22 +93,6 @@ def test_workflow_cycles_match_networkx(edges: dict[str, set[str]], extra: set[s
         path = " -> ".join([edge[0] for edge in cycle] + [cycle[-1][1]])
         with pytest.raises(CycleError, match=f"cycle: {path};"):
             check_workflow_cycles(edges, sorted(extra), source="m")
-
-
-def test_memoized_filters_tell_equal_values_of_other_types_apart() -> None:
-    calls: list[object] = []
-
-    def show(value: object, *args: object) -> str:
-        calls.append(value)
-        return repr((value, args))
-
-    memo = _memoized(show)
-    vars_ = {"a": 1}
-    assert [memo(1), memo(True), memo(1.0), memo("1"), memo([1]), memo((1,)), memo(vars_), memo(vars_)] == [
-        "(1, ())", "(True, ())", "(1.0, ())", "('1', ())", "([1], ())", "((1,), ())", "({'a': 1}, ())",
-        "({'a': 1}, ())"]
-    assert memo("x", 2) != memo("x", 3)
-    assert len(calls) == 9  # the second vars_ lookup is remembered
 
 
 def test_settings_for_many_nodes_match_one_by_one(tmp_path: Path) -> None:
