@@ -10,7 +10,6 @@ coverage gaps or a `gen backfill` session failed, 2 bad input or config (or a mi
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -148,9 +147,6 @@ def report_coverage(result: Any, *, quiet: bool) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    # A run builds millions of objects that live until it exits: freeing them one by one at exit would be
-    # pure overhead, so gen exits hard once the output is flushed (nothing gen does needs an atexit
-    # handler; every file is complete and closed before a command returns).
     code: int | str | None = 0
     try:
         cli(prog_name="gen")
@@ -165,11 +161,7 @@ def main() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         code = code or 1
-    if "multiprocessing.synchronize" in sys.modules:
-        # dbt (run in-process by --parse) made semaphores: a normal exit runs multiprocessing's finalizers,
-        # which release them; a hard exit would leave its resource tracker warning about leaked ones.
-        sys.exit(code)
-    os._exit(code)
+    sys.exit(code)
 
 
 # The commands register themselves on the group when imported.

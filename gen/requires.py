@@ -320,25 +320,18 @@ def _samples(reader: Timing, upstream: Timing) -> tuple[int, ...]:
     sessions of a coarse upstream (a month or week boundary changes what an hourly reader needs), plus a
     plain stretch."""
     assert reader.grid is not None and upstream.grid is not None
-    coarse = upstream.grid if upstream.grid.unit in ("day", "week", "month") else None
-    return _sample_times(reader.grid, reader.tz, coarse, upstream.tz)
-
-
-@lru_cache(maxsize=4096)
-def _sample_times(grid: Grid, tz: str, coarse: Grid | None, upstream_tz: str) -> tuple[int, ...]:
-    reader = Timing(grid, tz, 0, "current")
     marks = {_utc_ms(2025, 1, 6)}
-    if coarse is not None:
-        marks.update(_grid_ms(Timing(coarse, upstream_tz, 0, "current"), _utc_ms(2025, 1, 1), _utc_ms(2025, 3, 1))[:3])
+    if upstream.grid.unit in ("day", "week", "month"):
+        marks.update(_grid_ms(upstream, _utc_ms(2025, 1, 1), _utc_ms(2025, 3, 1))[:3])
     year, next_year = _utc_ms(2025, 1, 1), _utc_ms(2026, 1, 1)
-    for zone in {tz, upstream_tz}:
+    for zone in {reader.tz, upstream.tz}:
         marks.update(ms for ms, _ in offset_table(zone)[1] if year <= ms < next_year)
     out: set[int] = set()
-    if grid.unit in ("week", "month"):
+    if reader.grid.unit in ("week", "month"):
         out.update(_grid_ms(reader, _utc_ms(2024, 12, 1), _utc_ms(2026, 2, 1)))
     else:
         # a few days around each mark: a week boundary, the DST change itself, the month start
-        days = (3 if grid.unit in ("minute", "hour") else 10) * _DAY_MS
+        days = (3 if reader.grid.unit in ("minute", "hour") else 10) * _DAY_MS
         for mark in marks:
             out.update(_grid_ms(reader, mark - days, mark + days))
     return tuple(sorted(out))

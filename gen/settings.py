@@ -132,26 +132,15 @@ def resolve_settings(node: Node, config: Config, *, root_project: str,
 
 def settings_resolver(config: Config, *, root_project: str,
                       used_rules: set[int] | None = None) -> Callable[[Node], NodeSettings]:
-    """resolve_settings for many nodes: a node that no rule matches and that has no meta.digdag gets
-    the defaults, which are validated once (the first such node raises what resolve_settings would).
-    `used_rules` collects the index of every rule that matched a node."""
-    defaults: list[NodeSettings] = []
+    """resolve_settings for many nodes, with the rules' criteria prepared once. `used_rules` collects the
+    index of every rule that matched a node."""
     matchers = [(rule, rule_matcher(rule)) for rule in config.rules]
     used = used_rules if used_rules is not None else set()
 
     def resolve(node: Node) -> NodeSettings:
         matched = [rule for rule, matches in matchers if matches(node)]
         used.update(rule.index for rule in matched)
-        if node.digdag or matched:
-            return resolve_settings(node, config, root_project=root_project, matched=matched)
-        if not defaults:
-            defaults.append(resolve_settings(node, config, root_project=root_project))
-            return defaults[0]
-        base = defaults[0]
-        return NodeSettings(
-            workflow=default_workflow(node, root_project).strip(), enabled=base.enabled,
-            schedule=base.schedule, timezone=base.timezone, window=base.window, k8s=base.k8s,
-            lint_ignore=base.lint_ignore, origins=base.origins, blocks=base.blocks)
+        return resolve_settings(node, config, root_project=root_project, matched=matched)
 
     return resolve
 

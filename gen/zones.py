@@ -5,14 +5,10 @@ work on these tables, so Python and Digdag agree on every offset change."""
 
 from __future__ import annotations
 
-import re
-import struct
 from bisect import bisect_right
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
-
-from gen.tzfiles import tzif_bytes
 
 TABLE_START, TABLE_END = 1990, 2070
 
@@ -34,8 +30,6 @@ def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
     # 167 hours (Asia/Gaza, America/Noronha), so no change between two samples goes unseen.
     step = 24 * 3_600_000
     first = offset(start)
-    if _offset_never_changes_after(zone, start // 1000):
-        return first, ()  # what the scan below finds, without its 117,000 samples
     changes = []
     prev, cur = first, start
     prev_delta = from_seconds(start // 1000, tz).utcoffset()
@@ -62,31 +56,6 @@ def offset_table(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
             prev = off
         cur = nxt
     return first, tuple(changes)
-
-
-_NO_DST_RULE = re.compile(rb"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)[+-]?\d{1,2}(?::\d{1,2}){0,2}")
-
-
-def _offset_never_changes_after(zone: str, seconds: int) -> bool:
-    """True when the zone's TZif file (the one ZoneInfo reads) has no transition after `seconds` and its
-    footer rule has no daylight saving time, so the offset is the same from then on. False when unsure."""
-    data = tzif_bytes(zone)
-    if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4] < ord("2"):
-        return False
-    try:
-        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[20:44])
-        second = 44 + count * 5 + types * 6 + chars + leap * 8 + isstd + isut  # skip the 32-bit version
-        if data[second:second + 4] != b"TZif":
-            return False
-        isut, isstd, leap, count, types, chars = struct.unpack(">6l", data[second + 20:second + 44])
-        body = second + 44
-        times = struct.unpack(f">{count}q", data[body:body + count * 8])
-        footer = data[body + count * 9 + types * 6 + chars + leap * 12 + isstd + isut:]
-    except struct.error:
-        return False
-    if len(footer) < 2 or footer[:1] != b"\n" or footer[-1:] != b"\n":
-        return False
-    return all(t <= seconds for t in times) and _NO_DST_RULE.fullmatch(footer[1:-1]) is not None
 
 
 def has_fixed_offset(zone: str) -> bool:
