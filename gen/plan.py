@@ -63,7 +63,6 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
     selectors = _selectors(manifest, settings)
     shared = {name: _shared_settings(name, groups[name], manifest, settings) for name in groups}
     timings = {name: timing_of(shared[name].schedule, shared[name].timezone, shared[name].window) for name in groups}
-    known: _Known = ({}, {})
     k8s_defaults = asdict(config.kubernetes)
     k8s_defaults.pop("values")
     workflows = []
@@ -72,7 +71,7 @@ def plan_workflows(manifest: Manifest, config: Config) -> Plan:
         upstreams = tuple(sorted(edges.get(name, ())))
         origin = _timing_origin(shared[name], config)
         for upstream in upstreams:
-            task = _require_task(name, upstream, timings, config, warnings, origin, known)
+            task = _require_task(name, upstream, timings, config, warnings, origin)
             if task is not None:
                 requires.append(task)
         members = groups[name]
@@ -168,46 +167,29 @@ def _show(value: Any) -> str:
 
 
 _Parts = tuple[Required, str, bool]
-# What plan_workflows has worked out: the parts of each pair of timings, and the task of each pair and
-# upstream.
-_Known = tuple[dict[tuple[Timing, Timing], _Parts | None],
-               dict[tuple[Timing, Timing, str], tuple[RequireTask | None, bool]]]
 
 
 def _require_task(reader: str, upstream: str, timings: dict[str, Timing], config: Config,
-                  warnings: list[str], source: str, known: _Known) -> RequireTask | None:
+                  warnings: list[str], source: str) -> RequireTask | None:
     r, u = timings[reader], timings[upstream]
-    pairs, tasks = known
-    key = (r, u, upstream)
-    try:
-        task, clamped = tasks[key]
-    except KeyError:
-        try:
-            found = pairs[key[:2]]
-        except KeyError:
-            found = pairs[key[:2]] = _require_parts(r, u)
-        if found is None:
-            task, clamped = None, False
-        else:
-            required, why, clamped = found
-            task = RequireTask(task=upstream, upstream=upstream, required=required, why=why)
-        tasks[key] = task, clamped
-    if task is None:
+    found = _require_parts(r, u)
+    if found is None:
         message = (f"workflow {reader!r} ({describe(r)}) reads {upstream!r} ({describe(u)}) but their "
                    "schedules share no regular grid, so no upstream session can be derived")
         if config.unaligned == "error":
             raise ScheduleError(message + " (requires.unaligned: error)", source=source) from None
         warnings.append(f"{source}: {message}; no require> added (requires.unaligned: skip)")
         return None
+    required, why, clamped = found
     if clamped:
-        part = "all" if task.required.most == 0 else "part"
+        part = "all" if required.most == 0 else "part"
         warnings.append(
             f"{source}: workflow {reader!r} ({describe(r)}, window {r.window}) reads {upstream!r} "
             f"({describe(u)}): {part} of its window lies after its run time, so those upstream sessions are "
             "not required (they have not started yet); consider window: previous")
-    if task.required.most == 0:
+    if required.most == 0:
         return None  # no session of the upstream has come by the reader's run time: nothing to require
-    return task  # one record for every reader of this upstream with the same timing
+    return RequireTask(task=upstream, upstream=upstream, required=required, why=why)
 
 
 def _require_parts(r: Timing, u: Timing) -> _Parts | None:

@@ -108,7 +108,6 @@ def _shape(reader: Timing, upstream: Timing) -> tuple[tuple[Op, ...], tuple[int,
                                                                            ("add", step[0], step[1]))
 
 
-@lru_cache(maxsize=4096)
 def need_for(reader: Timing, upstream: Timing, *, clamp: bool = True) -> Need:
     """Derive the operations that compute the upstream sessions one reader session needs."""
     if upstream.grid is None:
@@ -135,8 +134,7 @@ def is_clamped(reader: Timing, upstream: Timing) -> bool:
     not come by the reader's run time."""
     if reader.grid is None or upstream.grid is None:
         return False
-    profile = _profile(reader, upstream)
-    return any(w > c for w, c in zip(profile.whole, profile.clamped, strict=True))
+    return _profile(reader, upstream).cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +149,7 @@ class _Profile:
     whole: tuple[int, ...]
     clamped: tuple[int, ...]
     limits: tuple[int, ...]
+    cut: bool  # some sample's clamped count is below its whole count
 
 
 @lru_cache(maxsize=4096)
@@ -169,7 +168,8 @@ def _profile(reader: Timing, upstream: Timing) -> _Profile:
         whole.append(n)
         limits.append(min(b, run))
         clamped.append(n if run >= b else _steps_before(zone, f, step, run))
-    return _Profile(samples, zone, tuple(firsts), tuple(whole), tuple(clamped), tuple(limits))
+    return _Profile(samples, zone, tuple(firsts), tuple(whole), tuple(clamped), tuple(limits),
+                    cut=any(w > c for w, c in zip(whole, clamped, strict=True)))
 
 
 # --- Python evaluation ----------------------------------------------------------------------------
