@@ -47,8 +47,7 @@ def compare_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, wit
 def classify(tree: Mapping[str, str], out: Path, *, existing: Existing, force: bool = False,
              with_diff: bool = False, stage: Stage | None = None) -> Changes:
     """compare_tree over a listing of out/ already made; with `stage`, each new or changed file is passed
-    to it (until a file is blocked). Files are compared in the tree's order; reading tree[rel] is what
-    renders a workflow."""
+    to it (until a file is blocked). Files are compared in the tree's order."""
     rels = list(tree)
     inside = Inside(out)
     for rel in rels:
