@@ -10,7 +10,7 @@ from gen.codescan import line_of, ref_offsets
 from gen.findings import Finding, finding
 from gen.ir import Plan, Workflow
 from gen.lint_code import zone_differs
-from gen.manifest import Manifest, Node, NodeCode
+from gen.manifest import Manifest, NodeCode
 from gen.requires import Timing, Unaligned, describe, grid_sessions, is_clamped, need_for, sessions, timing_of
 
 # Upstream workflows that hold no session data of their own (views read live data, seeds come from the
@@ -27,49 +27,55 @@ def schedule_findings(manifest: Manifest, code: Mapping[str, NodeCode], plan: Pl
                       expected_runtime_seconds: int) -> Iterator[Finding]:
     """GEN301 and GEN302 for every scheduled reader and each scheduled, data-holding upstream it reads."""
     by_name = {w.name: w for w in plan.workflows}
+    owner = {uid: w.name for w in plan.workflows for uid in w.node_ids}
+    holds_data = {w.name: w.schedule is not None
+                  and not {manifest.nodes[u].materialized for u in w.node_ids} <= STATELESS for w in plan.workflows}
     for reader in plan.workflows:
         if reader.schedule is None:
             continue
         required = {r.upstream for r in reader.requires}
+        r = _timing(reader)
+        problems: dict[str, tuple[str | None, str | None, Timing]] = {}  # upstream -> (GEN301, GEN302, timing)
         for name in reader.upstreams:
-            upstream = by_name[name]
-            kinds = {manifest.nodes[u].materialized for u in upstream.node_ids}
-            if upstream.schedule is None or kinds <= STATELESS:
+            if not holds_data[name]:
                 continue
-            r, u = _timing(reader), _timing(upstream)
+            u = _timing(by_name[name])
             problem = coverage_problem(r, u, covered=name in required)
             late = lateness(r, u, expected_runtime_seconds) if name in required else None
-            if not (problem or late):
-                continue
-            for node, parent in _edges(manifest, reader, upstream):
-                line = _ref_line(code, node, parent)
-                if problem:
-                    yield finding("GEN301", node=node.unique_id, label=node.label, file=node.file, line=line,
-                                  message=f"{node.label} (workflow {reader.name!r}, {describe(r)}) reads "
-                                          f"{parent.label} (workflow {name!r}, {describe(u)}): {problem}")
-                if late:
-                    yield finding("GEN302", node=node.unique_id, label=node.label, file=node.file, line=line,
-                                  message=f"{node.label} (workflow {reader.name!r}) reads {parent.label} "
-                                          f"(workflow {name!r}): {late}")
+            if problem or late:
+                problems[name] = (problem, late, u)
+        if problems:
+            yield from _edge_findings(manifest, code, reader, r, owner, problems)
 
 
-def _edges(manifest: Manifest, reader: Workflow, upstream: Workflow) -> Iterator[tuple[Node, Node]]:
-    """(reading node, upstream node) pairs between two workflows."""
-    theirs = set(upstream.node_ids)
+def _edge_findings(manifest: Manifest, code: Mapping[str, NodeCode], reader: Workflow, r: Timing,
+                   owner: Mapping[str, str], problems: Mapping[str, tuple[str | None, str | None, Timing]],
+                   ) -> Iterator[Finding]:
+    """The findings on each edge from a node of `reader` to a node of an upstream with a problem, at the
+    line of the node's ref() of it."""
     for uid in reader.node_ids:
         node = manifest.nodes[uid]
-        for parent in node.depends_on:
-            if parent in theirs:
-                yield node, manifest.nodes[parent]
-
-
-def _ref_line(code: Mapping[str, NodeCode], node: Node, parent: Node) -> int | None:
-    """The line of the node's first ref() of parent."""
-    nc = code.get(node.unique_id)
-    if nc is None:
-        return None
-    offset = ref_offsets(nc.raw_code).get(parent.name)
-    return line_of(nc.raw_code, offset) if offset is not None else None
+        nc = code.get(uid)
+        refs: dict[str, int] | None = None
+        for parent_id in node.depends_on:
+            name = owner.get(parent_id)
+            if name is None or name not in problems:
+                continue
+            problem, late, u = problems[name]
+            parent = manifest.nodes[parent_id]
+            line = None
+            if nc is not None:
+                refs = ref_offsets(nc.raw_code) if refs is None else refs
+                offset = refs.get(parent.name)
+                line = line_of(nc.raw_code, offset) if offset is not None else None
+            if problem:
+                yield finding("GEN301", node=uid, label=node.label, file=node.file, line=line,
+                              message=f"{node.label} (workflow {reader.name!r}, {describe(r)}) reads "
+                                      f"{parent.label} (workflow {name!r}, {describe(u)}): {problem}")
+            if late:
+                yield finding("GEN302", node=uid, label=node.label, file=node.file, line=line,
+                              message=f"{node.label} (workflow {reader.name!r}) reads {parent.label} "
+                                      f"(workflow {name!r}): {late}")
 
 
 @lru_cache(maxsize=4096)
