@@ -97,20 +97,21 @@ def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, hea
         after = generated.plan
         for warning in after.warnings:
             click.echo(f"warning: {warning}", err=True)
+        planned = summarize_plan(after)
         if not isinstance(generated, Generated):
             before = summarize_plan(plan_inputs(replace(inputs, manifest=base, parse=False)).plan)
         else:
             target = out_dir(ctx, out, inputs)
             # A committed file that is exactly what gen renders now says what the plan says: not parsed.
             tree = generated.tree
-            summaries = {s.name: s for s in summarize_plan(after)}
+            summaries = {s.name: s for s in planned}
             project = read_project(target, known={path: (tree[path], summaries[name])
                                                   for path, name in tree.workflow_files().items()})
             if project.foreign:
                 click.echo(f"warning: {target}: not comparing {len(project.foreign)} .dig file(s) gen did "
                            f"not write: {', '.join(project.foreign[:5])}", err=True)
             before = project.workflows
-        result = diff_summaries(before, summarize_plan(after), now=now)
+        result = diff_summaries(before, planned, now=now)
         click.echo(format_diff(result, fmt), nl=False)
         return EXIT_CHANGES if result.has_changes and not exit_zero else EXIT_OK
 
