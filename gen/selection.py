@@ -85,7 +85,11 @@ def _build_index(kind: str, nodes: list[tuple[str, Node]], root: str) -> _Index:
         for fqn in (node.fqn, node.fqn[1:]):
             if not fqn:
                 continue
-            single[fqn[-2] if node.version is not None and len(fqn) >= 2 else fqn[-1]].append(uid)
+            if node.version is not None and len(fqn) >= 2:
+                single[fqn[-2]].append(uid)
+                single["_".join(fqn[-2:])].append(uid)  # a versioned name written with `_`
+            else:
+                single[fqn[-1]].append(uid)
             flat = ".".join(fqn).split(".")
             single[".".join(flat)].append(uid)
             folders[tuple(flat[:-1])].append(uid)
@@ -103,9 +107,6 @@ def _keys(kind: str, node: Node, root: str) -> set[str]:
         return {node.resource_type}
     if kind == "tag":
         return set(node.tags)
-    if kind == "fqn_version":
-        return {"_".join(fqn[-2:]) for fqn in (node.fqn, node.fqn[1:])
-                if node.version is not None and len(fqn) >= 2}
     raise AssertionError(kind)
 
 
@@ -117,7 +118,7 @@ def _lookup_keys(criterion: str) -> list[tuple[str, str]] | None:
     if not sep:
         method, value = _default_method(criterion), criterion
     if method == "fqn":
-        return [("fqn", value), ("fqn_version", "_".join(value.split(".")[-2:]))]
+        return [("fqn", value), ("fqn", "_".join(value.split(".")[-2:]))]
     if method in ("package", "resource_type", "tag"):
         return [(method, value)]
     return None
