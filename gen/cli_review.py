@@ -88,22 +88,24 @@ def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, hea
         from gen.diff import diff_summaries
         from gen.diffreport import format_diff
         from gen.digread import read_project, summarize_plan
-        from gen.pipeline import Generated, generate, plan_inputs
+        from gen.pipeline import generate, plan_inputs
 
         inputs = build_inputs(ctx, **kw)
         if head is not None:
             inputs = replace(inputs, manifest=head, parse=False)
-        generated = generate(inputs) if base is None else plan_inputs(inputs)  # (the files: only against out/)
-        after = generated.plan
+        if base is None:  # against out/: the files are rendered too
+            generated = generate(inputs)
+            after, tree = generated.plan, generated.tree
+        else:
+            after, tree = plan_inputs(inputs).plan, None
         for warning in after.warnings:
             click.echo(f"warning: {warning}", err=True)
         planned = summarize_plan(after)
-        if not isinstance(generated, Generated):
+        if tree is None:
             before = summarize_plan(plan_inputs(replace(inputs, manifest=base, parse=False)).plan)
         else:
             target = out_dir(ctx, out, inputs)
             # A committed file that is exactly what gen renders now says what the plan says: not parsed.
-            tree = generated.tree
             summaries = {s.name: s for s in planned}
             project = read_project(target, known={path: (tree[path], summaries[name])
                                                   for path, name in tree.workflow_files().items()})

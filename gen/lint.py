@@ -20,8 +20,7 @@ from gen.ir import Plan
 from gen.lint_code import code_findings, window_findings
 from gen.lint_schedule import schedule_findings
 from gen.manifest import Manifest, NodeCode
-from gen.pipeline import Inputs, load_inputs
-from gen.plan import plan_workflows
+from gen.pipeline import Inputs, plan_inputs
 from gen.settings import settings_resolver
 from gen.words import plural
 
@@ -116,9 +115,8 @@ def _ids(values: tuple[str, ...], where: str, notes: list[str]) -> set[str]:
 def lint_inputs(inputs: Inputs, *, options: LintOptions) -> LintResult:
     """Load a project as `gen workflows` does (running dbt parse when asked; the manifest decoded once,
     with its code) and lint it."""
-    manifest, config = load_inputs(inputs, code=True)
-    plan = plan_workflows(manifest, config)
-    return lint_project(manifest, manifest.code, plan, config, options=options)
+    planned = plan_inputs(inputs, code=True)
+    return lint_project(planned.manifest, planned.manifest.code, planned.plan, planned.config, options=options)
 
 
 def format_text(result: LintResult) -> list[str]:

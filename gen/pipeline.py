@@ -44,16 +44,16 @@ def load_inputs(inputs: Inputs, *, code: bool = False, digest: bool = False) -> 
     return manifest, config
 
 
-def plan_inputs(inputs: Inputs) -> Planned:
-    """Read the inputs and plan the workflows, without rendering them."""
-    manifest, config = load_inputs(inputs)
+def plan_inputs(inputs: Inputs, *, code: bool = False, digest: bool = False) -> Planned:
+    """Read the inputs and plan the workflows, without rendering them (`code`, `digest`: see load_inputs)."""
+    manifest, config = load_inputs(inputs, code=code, digest=digest)
     return Planned(manifest=manifest, config=config, plan=plan_workflows(manifest, config))
 
 
 def generate(inputs: Inputs, *, digest: bool = False) -> Generated:
     """Produce the whole Digdag project for a dbt project, in memory (`digest`: see load_inputs)."""
-    manifest, config = load_inputs(inputs, digest=digest)
-    plan = plan_workflows(manifest, config)
-    templates = inputs.templates or config.templates
-    tree = render_tree(plan, user_templates=templates)
-    return Generated(manifest=manifest, config=config, plan=plan, tree=tree, templates=templates)
+    planned = plan_inputs(inputs, digest=digest)
+    templates = inputs.templates or planned.config.templates
+    tree = render_tree(planned.plan, user_templates=templates)
+    return Generated(manifest=planned.manifest, config=planned.config, plan=planned.plan, tree=tree,
+                     templates=templates)

@@ -140,11 +140,10 @@ def is_clamped(reader: Timing, upstream: Timing) -> bool:
 @dataclass(frozen=True, slots=True)
 class _Profile:
     """A pair of regular grids evaluated on the sampled reader sessions (epoch ms, in `samples`' order):
-    the first upstream session each needs (in `zone`), the number of upstream sessions overlapping its
+    the first upstream session each needs, the number of upstream sessions overlapping its
     window (`whole`), the number of those that have come by its run time (`clamped`, before `limits`)."""
 
     samples: tuple[int, ...]
-    zone: str
     firsts: tuple[int, ...]
     whole: tuple[int, ...]
     clamped: tuple[int, ...]
@@ -157,7 +156,6 @@ def _profile(reader: Timing, upstream: Timing) -> _Profile:
     first, step, bound = _shape(reader, upstream)
     delay_ms = reader.delay_seconds * 1000
     samples = _samples(reader, upstream)
-    zone = upstream.tz
     firsts, whole, clamped, limits = [], [], [], []
     for t in samples:
         zone, f = _apply(first, t)
@@ -168,7 +166,7 @@ def _profile(reader: Timing, upstream: Timing) -> _Profile:
         whole.append(n)
         limits.append(min(b, run))
         clamped.append(n if run >= b else _steps_before(zone, f, step, run))
-    return _Profile(samples, zone, tuple(firsts), tuple(whole), tuple(clamped), tuple(limits),
+    return _Profile(samples, tuple(firsts), tuple(whole), tuple(clamped), tuple(limits),
                     cut=any(w > c for w, c in zip(whole, clamped, strict=True)))
 
 
@@ -283,7 +281,7 @@ def _grid_ms(timing: Timing, start: int, stop: int) -> list[int]:
     zone, cur = _apply(_floor(timing, ()), start)
     if unit in _ABSOLUTE_MS:
         size = amount * _ABSOLUTE_MS[unit]
-        return list(range(cur + max(0, (start - cur) // size + ((start - cur) % size > 0)) * size, stop, size))
+        return list(range(cur + max(0, -((cur - start) // size)) * size, stop, size))
     wall = wall_ms(zone, cur)  # what _shift(zone, cur, ...) starts from, worked out once
     out: list[int] = []
     k = 0
@@ -380,17 +378,21 @@ def required_sessions(reader: Timing, upstream: Timing) -> Required:
     need = _simplified(need, profile)
     if need.count == 1 and profile.firsts == profile.samples:
         return Required(SAME, need, 1)
-    if need.count == 1 and reader.grid.unit in ("day", "week", "month"):
-        amount, unit = _step(reader.grid)
-        if all(f == _shift(reader.tz, t, -amount, unit) for f, t in zip(profile.firsts, profile.samples, strict=True)):
-            return Required(PREVIOUS, need, 1)
+    if (need.count == 1 and reader.grid.unit in ("day", "week", "month")
+            and all(f == _previous_ms(reader, t) for f, t in zip(profile.firsts, profile.samples, strict=True))):
+        return Required(PREVIOUS, need, 1)
     return Required(COMPUTED, need, max(profile.clamped, default=1))
 
 
 def _previous(timing: Timing, t: datetime) -> datetime:
+    return _to_dt(timing.tz, _previous_ms(timing, _to_ms(t)))
+
+
+def _previous_ms(timing: Timing, t: int) -> int:
+    """The session before the one at t (epoch ms) on a regular grid."""
     assert timing.grid is not None
     amount, unit = _step(timing.grid)
-    return _to_dt(timing.tz, _shift(timing.tz, _to_ms(t), -amount, unit))
+    return _shift(timing.tz, t, -amount, unit)
 
 
 def _simplified(need: Need, profile: _Profile) -> Need:
@@ -403,10 +405,11 @@ def _simplified(need: Need, profile: _Profile) -> Need:
             zone, got = _apply(first, t)
             if got == want:
                 continue
-            if count == 0 and need.count is None and _steps_before(zone, got, need.step, limit) == 0:
-                continue  # no session before the limit either way
-            if count != 0 or need.count is None:
-                return False
+            # Another first session still gives the same (empty) list when no session is needed: always for a
+            # constant count of 0, else when the other first lies at or after the limit too.
+            if count == 0 and (need.count is not None or _steps_before(zone, got, need.step, limit) == 0):
+                continue
+            return False
         return True
 
     for index in reversed(range(len(need.first))):
