@@ -11,7 +11,7 @@ coverage gaps or a `gen backfill` session failed, 2 bad input or config (or a mi
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -41,6 +41,18 @@ def _pyproject_defaults() -> dict[str, Any]:
         raise click.UsageError(f"pyproject.toml: unknown key [tool.gen] {unknown[0]} "
                                f"(allowed: {', '.join(sorted(allowed))})")
     return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def echo_lines(lines: Iterable[str], *, err: bool = False) -> None:
+    """Print lines in one write (a large project has thousands of warnings or findings)."""
+    text = "\n".join(lines)
+    if text:
+        click.echo(text, err=err)
+
+
+def echo_warnings(warnings: Iterable[str]) -> None:
+    """Print the plan's warnings to stderr, one `warning:` line each."""
+    echo_lines((f"warning: {w}" for w in warnings), err=True)
 
 
 def _print_traceback() -> None:

@@ -13,6 +13,7 @@ from gen.cli import (
     EXIT_OK,
     build_inputs,
     cli,
+    echo_warnings,
     input_options,
     out_dir,
     report_coverage,
@@ -50,8 +51,7 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
         from gen.report import foreign_note, summary
 
         result = generate(inputs, digest=record)
-        for warning in result.plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        echo_warnings(result.plan.warnings)
         if dry:
             changes = compare_tree(result.tree, target, force=force, with_diff=check or show_diff)
         else:
@@ -109,8 +109,7 @@ def _replay_if_up_to_date(inputs: Any, target: Path, *, quiet: bool) -> bool:
     found = stamp.lookup(target, _record_key(inputs, target, manifest, digest)) if digest else None
     if found is None:
         return False
-    for warning in found.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    echo_warnings(found.warnings)
     for line in found.notes:
         click.echo(line, err=True)
     if not quiet:

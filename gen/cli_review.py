@@ -13,6 +13,8 @@ from gen.cli import (
     EXIT_OK,
     build_inputs,
     cli,
+    echo_lines,
+    echo_warnings,
     input_options,
     out_dir,
     report_coverage,
@@ -36,8 +38,7 @@ def check_command(ctx: click.Context, /, quiet: bool, **kw: Any) -> None:
         from gen.pipeline import plan_inputs
 
         result = plan_inputs(build_inputs(ctx, **kw))
-        for warning in result.plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        echo_warnings(result.plan.warnings)
         return EXIT_CHANGES if report_coverage(result, quiet=quiet) else EXIT_OK
 
     run_guarded(body, debug=ctx.obj["debug"])
@@ -98,8 +99,7 @@ def diff_command(ctx: click.Context, /, out: Path | None, base: Path | None, hea
             after, tree = generated.plan, generated.tree
         else:
             after, tree = plan_inputs(inputs).plan, None
-        for warning in after.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        echo_warnings(after.warnings)
         planned = summarize_plan(after)
         if tree is None:
             before = summarize_plan(plan_inputs(replace(inputs, manifest=base, parse=False)).plan)
@@ -193,8 +193,7 @@ def lint_command(ctx: click.Context, /, fmt: str, ignore: tuple[str, ...], expec
         if fmt == "json":
             click.echo(format_json(result))
         else:
-            for line in format_text(result):
-                click.echo(line)
+            echo_lines(format_text(result))
         failing = result.count("error") + (result.count("warning") if fail_on == "warning" else 0)
         return EXIT_CHANGES if failing else EXIT_OK
 

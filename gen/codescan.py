@@ -36,8 +36,19 @@ TZ_ARGUMENT = {"digdag_session_start": 1, "digdag_session_end": 1, "digdag_sessi
                "digdag_window_filter": 2, "digdag_delete_window": 2, "digdag_session_date": 0}
 GRAINS = {"hour": "hour", "hourly": "hour", "day": "day", "daily": "day", "week": "week", "weekly": "week",
           "month": "month", "monthly": "month"}
-_NAMES = "|".join(sorted(set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
-_CALL = re.compile(r"\b(?:digdag_session\s*\.\s*)?(" + _NAMES + r")\s*\(")
+
+
+def _word_start(word: str) -> str:
+    """A regular expression for `\\b` + word, written to begin with the word's first letter: the regex engine
+    then skips to each occurrence of that letter instead of trying every position (ten times faster on
+    model code); the lookbehind is the word boundary."""
+    return re.escape(word[0]) + rf"(?<!\w{re.escape(word[0])})" + re.escape(word[1:])
+
+
+# Every macro name starts with digdag_, which is also where a call starts (`digdag_session.` before it or not).
+_NAMES = "|".join(sorted(name.removeprefix("digdag_") for name in set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
+_CALL = re.compile(_word_start("digdag_") + r"(?:session\s*\.\s*digdag_)?(" + _NAMES + r")\s*\(")
+_COMPARED = re.compile(r"(?:[=<>]|\bbetween|\bin\s*\()$", re.IGNORECASE)
 _STRING = re.compile(r"""^\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*$""")
 
 
@@ -103,7 +114,7 @@ def first_offset(text: str, pattern: str) -> int | None:
     return match.start() if match else None
 
 
-_REF = re.compile(r"""\bref\s*\(\s*['"]([^'"]*)['"]""")
+_REF = re.compile(_word_start("ref") + r"""\s*\(\s*['"]([^'"]*)['"]""")
 
 
 def ref_offsets(text: str) -> dict[str, int]:
@@ -129,11 +140,21 @@ def session_calls(text: str) -> list[Call]:
                 kwargs.append((keyword.group(1), keyword.group(2).strip()))
             elif part.strip():
                 args.append(part.strip())
-        before = re.sub(r"[\s{]+$", "", clean[:match.start()])
-        compared = bool(re.search(r"(?:[=<>]|\bbetween|\bin\s*\()$", before, re.IGNORECASE))
-        calls.append(Call(name=match.group(1), args=tuple(args), kwargs=tuple(kwargs), offset=match.start(),
-                          compared=compared))
+        calls.append(Call(name="digdag_" + match.group(1), args=tuple(args), kwargs=tuple(kwargs),
+                          offset=match.start(), compared=_compared(clean, match.start())))
     return calls
+
+
+def _compared(text: str, end: int) -> bool:
+    """True when the code before `end` (blanks and `{` of a Jinja tag left out) ends in a comparison: `=`,
+    `<`, `>`, `between` or `in (`. Only the last few characters are searched, not everything before."""
+    while end and (text[end - 1].isspace() or text[end - 1] == "{"):
+        end -= 1
+    word_end = end - 1 if text[end - 1:end] == "(" else end  # `in (`: the word ends before the blanks
+    while word_end and text[word_end - 1].isspace():
+        word_end -= 1
+    # The longest word is `between`; the regex still sees the character before (for \b).
+    return bool(_COMPARED.search(text, max(0, word_end - len("between")), end))
 
 
 def string_value(argument: str | None) -> str | None:

@@ -11,7 +11,17 @@ from gen.findings import Finding, finding
 from gen.ir import Plan, Workflow
 from gen.lint_code import zone_differs
 from gen.manifest import Manifest, NodeCode
-from gen.requires import Timing, Unaligned, describe, grid_sessions, is_clamped, need_for, sessions, timing_of
+from gen.requires import (
+    Timing,
+    Unaligned,
+    describe,
+    grid_ms,
+    is_clamped,
+    need_for,
+    sessions_ms,
+    timing_of,
+    to_datetime,
+)
 
 # Upstream workflows that hold no session data of their own (views read live data, seeds come from the
 # repository): starting them early is harmless, so GEN301/GEN302 leave them out.
@@ -107,23 +117,29 @@ def lateness(r: Timing, u: Timing, runtime: int) -> str | None:
         need = need_for(r, u)
     except Unaligned:
         return None
-    start = datetime(2025, 1, 6, tzinfo=UTC)
-    samples = grid_sessions(r, start, start + timedelta(days=_SAMPLE_DAYS[r.grid.unit or "day"]))
-    late = []
+    start = int(datetime(2025, 1, 6, tzinfo=UTC).timestamp()) * 1000
+    samples = grid_ms(r, start, start + _SAMPLE_DAYS[r.grid.unit or "day"] * 86_400_000)
+    late = 0
+    first_late: tuple[int, str, int] | None = None  # (reader session, upstream zone, upstream session)
     for t in samples:
-        begins = t + timedelta(seconds=r.delay_seconds)
-        for s in sessions(need, t):
-            starts = s + timedelta(seconds=u.delay_seconds)
-            if begins < starts + timedelta(seconds=runtime):
-                late.append((t, begins, s, starts))
-                break
-    if not samples or len(late) * 2 < len(samples):
+        begins = t + r.delay_seconds * 1000
+        zone, required = sessions_ms(need, t)
+        # the first required session that has not finished by the reader's start (they are in time order)
+        s = next((s for s in required if begins < s + (u.delay_seconds + runtime) * 1000), None)
+        if s is not None:
+            late += 1
+            first_late = first_late or (t, zone, s)
+    if not samples or first_late is None or late * 2 < len(samples):
         return None
-    t, begins, s, starts = late[0]
-    return (f"in {len(late)} of {len(samples)} sampled sessions it starts before the upstream session it "
-            f"requires usually finishes (session {t.isoformat()} starts at {begins.isoformat()}; upstream "
-            f"session {s.isoformat()} starts at {starts.isoformat()} and takes about {_human(runtime)}), so "
-            "require> waits for it or starts it early; schedule this workflow later or the upstream earlier")
+    session, zone, upstream_session = first_late
+    reader_time, upstream_time = to_datetime(r.tz, session), to_datetime(zone, upstream_session)
+    reader_start = reader_time + timedelta(seconds=r.delay_seconds)
+    upstream_start = upstream_time + timedelta(seconds=u.delay_seconds)
+    return (f"in {late} of {len(samples)} sampled sessions it starts before the upstream session it "
+            f"requires usually finishes (session {reader_time.isoformat()} starts at {reader_start.isoformat()}; "
+            f"upstream session {upstream_time.isoformat()} starts at {upstream_start.isoformat()} and takes about "
+            f"{_human(runtime)}), so require> waits for it or starts it early; schedule this workflow later or the "
+            "upstream earlier")
 
 
 def _human(seconds: int) -> str:

@@ -161,18 +161,20 @@ def render_tree(plan: Plan, *, user_templates: str | None = None) -> RenderedTre
         overrides = _overrides(plan)
 
         def workflow_text(workflow: Workflow, project_of: Mapping[str, str]) -> str:
-            # workflow.dig.j2 receives plan, workflow, values_file, overrides(workflow), uses_library(workflow),
-            # project_name(upstream) and require_tasks (the workflow's RequireViews, expressions made once here
-            # rather than by template calls: a quarter of the rendering time of a large project).
+            # workflow.dig.j2 receives values it only formats (schedule, exports, calls_library, require_tasks:
+            # the workflow's RequireViews with their expressions made here), and, for templates written before
+            # these, the functions overrides(workflow), uses_library(workflow) and project_name(upstream).
             own = project_of.get(workflow.name)
 
             def project_name(upstream: str) -> str | None:
                 return project_of[upstream] if project_of.get(upstream, own) != own else None
 
             return f"# {header}\n" + template.render(
-                plan=plan, workflow=workflow, values_file=VALUES_FILE, overrides=overrides,
-                uses_library=uses_library, project_name=project_name,
-                require_tasks=require_views(workflow, project_name))
+                plan=plan, workflow=workflow, values_file=VALUES_FILE,
+                schedule=workflow.schedule.directive() if workflow.schedule else {},
+                exports=overrides(workflow), calls_library=uses_library(workflow),
+                require_tasks=require_views(workflow, project_name),
+                overrides=overrides, uses_library=uses_library, project_name=project_name)
 
         texts = {w.name: workflow_text(w, {}) for w in plan.workflows}
         fixed = {**static, **shared(plan.workflows)}

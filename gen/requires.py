@@ -238,28 +238,34 @@ def _to_ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
-def _to_dt(zone: str, ms: int) -> datetime:
+def to_datetime(zone: str, ms: int) -> datetime:
+    """An epoch-ms time as an aware datetime at the zone's offset then."""
     return datetime.fromtimestamp(ms / 1000, timezone(timedelta(minutes=offset_minutes(zone, ms))))
 
 
 def evaluate(ops: tuple[Op, ...], t: datetime) -> datetime:
     """Apply operations to an aware datetime, exactly as the generated JavaScript does."""
     zone, ms = _apply(ops, _to_ms(t))
-    return _to_dt(zone, ms)
+    return to_datetime(zone, ms)
 
 
 def sessions(need: Need, t: datetime) -> list[datetime]:
     """The upstream session times one reader session at t requires (the Python twin of the JS)."""
-    t0 = _to_ms(t)
-    zone, first = _apply(need.first, t0)
+    zone, found = sessions_ms(need, _to_ms(t))
+    return [to_datetime(zone, ms) for ms in found]
+
+
+def sessions_ms(need: Need, t: int) -> tuple[str, list[int]]:
+    """sessions() on epoch milliseconds: the zone the sessions are shown in, and their times."""
+    zone, first = _apply(need.first, t)
     amount, unit = need.step
     if need.count is not None:
         count = need.count
     else:
         assert need.bound is not None
-        _, bound = _apply(need.bound, t0)
-        count = _steps_before(zone, first, need.step, min(bound, t0 + need.now_offset_seconds * 1000 + 1))
-    return [_to_dt(zone, _shift(zone, first, amount * i, unit)) for i in range(count)]
+        _, bound = _apply(need.bound, t)
+        count = _steps_before(zone, first, need.step, min(bound, t + need.now_offset_seconds * 1000 + 1))
+    return zone, [_shift(zone, first, amount * i, unit) for i in range(count)]
 
 
 def _steps_before(zone: str, first: int, step: tuple[int, str], limit: int) -> int:
@@ -274,7 +280,7 @@ def _steps_before(zone: str, first: int, step: tuple[int, str], limit: int) -> i
     return n
 
 
-def _grid_ms(timing: Timing, start: int, stop: int) -> list[int]:
+def grid_ms(timing: Timing, start: int, stop: int) -> list[int]:
     """Every session time (epoch ms) of a regular grid in [start, stop)."""
     assert timing.grid is not None and timing.grid.regular
     amount, unit = _step(timing.grid)
@@ -296,7 +302,7 @@ def _grid_ms(timing: Timing, start: int, stop: int) -> list[int]:
 
 def grid_sessions(timing: Timing, start: datetime, stop: datetime) -> list[datetime]:
     """Every session time of a regular grid in [start, stop)."""
-    return [_to_dt(timing.tz, ms) for ms in _grid_ms(timing, _to_ms(start), _to_ms(stop))]
+    return [to_datetime(timing.tz, ms) for ms in grid_ms(timing, _to_ms(start), _to_ms(stop))]
 
 
 def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
@@ -305,8 +311,8 @@ def window(timing: Timing, t: datetime) -> tuple[datetime, datetime]:
     amount, unit = _step(timing.grid)
     ms = _to_ms(t)
     if timing.window == "previous":
-        return _to_dt(timing.tz, _shift(timing.tz, ms, -amount, unit)), _to_dt(timing.tz, ms)
-    return _to_dt(timing.tz, ms), _to_dt(timing.tz, _shift(timing.tz, ms, amount, unit))
+        return to_datetime(timing.tz, _shift(timing.tz, ms, -amount, unit)), to_datetime(timing.tz, ms)
+    return to_datetime(timing.tz, ms), to_datetime(timing.tz, _shift(timing.tz, ms, amount, unit))
 
 
 def _utc_ms(year: int, month: int, day: int) -> int:
@@ -320,18 +326,18 @@ def _samples(reader: Timing, upstream: Timing) -> tuple[int, ...]:
     assert reader.grid is not None and upstream.grid is not None
     marks = {_utc_ms(2025, 1, 6)}
     if upstream.grid.unit in ("day", "week", "month"):
-        marks.update(_grid_ms(upstream, _utc_ms(2025, 1, 1), _utc_ms(2025, 3, 1))[:3])
+        marks.update(grid_ms(upstream, _utc_ms(2025, 1, 1), _utc_ms(2025, 3, 1))[:3])
     year, next_year = _utc_ms(2025, 1, 1), _utc_ms(2026, 1, 1)
     for zone in {reader.tz, upstream.tz}:
         marks.update(ms for ms, _ in offset_table(zone)[1] if year <= ms < next_year)
     out: set[int] = set()
     if reader.grid.unit in ("week", "month"):
-        out.update(_grid_ms(reader, _utc_ms(2024, 12, 1), _utc_ms(2026, 2, 1)))
+        out.update(grid_ms(reader, _utc_ms(2024, 12, 1), _utc_ms(2026, 2, 1)))
     else:
         # a few days around each mark: a week boundary, the DST change itself, the month start
         days = (3 if reader.grid.unit in ("minute", "hour") else 10) * _DAY_MS
         for mark in marks:
-            out.update(_grid_ms(reader, mark - days, mark + days))
+            out.update(grid_ms(reader, mark - days, mark + days))
     return tuple(sorted(out))
 
 
@@ -385,7 +391,7 @@ def required_sessions(reader: Timing, upstream: Timing) -> Required:
 
 
 def _previous(timing: Timing, t: datetime) -> datetime:
-    return _to_dt(timing.tz, _previous_ms(timing, _to_ms(t)))
+    return to_datetime(timing.tz, _previous_ms(timing, _to_ms(t)))
 
 
 def _previous_ms(timing: Timing, t: int) -> int:
