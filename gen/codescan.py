@@ -37,17 +37,8 @@ TZ_ARGUMENT = {"digdag_session_start": 1, "digdag_session_end": 1, "digdag_sessi
 GRAINS = {"hour": "hour", "hourly": "hour", "day": "day", "daily": "day", "week": "week", "weekly": "week",
           "month": "month", "monthly": "month"}
 
-
-def _word_start(word: str) -> str:
-    """A regular expression for `\\b` + word, written to begin with the word's first letter: the regex engine
-    then skips to each occurrence of that letter instead of trying every position (ten times faster on
-    model code); the lookbehind is the word boundary."""
-    return re.escape(word[0]) + rf"(?<!\w{re.escape(word[0])})" + re.escape(word[1:])
-
-
-# Every macro name starts with digdag_, which is also where a call starts (`digdag_session.` before it or not).
-_NAMES = "|".join(sorted(name.removeprefix("digdag_") for name in set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
-_CALL = re.compile(_word_start("digdag_") + r"(?:session\s*\.\s*digdag_)?(" + _NAMES + r")\s*\(")
+_NAMES = "|".join(sorted(set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
+_CALL = re.compile(r"\b(?:digdag_session\s*\.\s*)?(" + _NAMES + r")\s*\(")
 _COMPARED = re.compile(r"(?:[=<>]|\bbetween|\bin\s*\()$", re.IGNORECASE)
 _STRING = re.compile(r"""^\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*$""")
 
@@ -114,7 +105,7 @@ def first_offset(text: str, pattern: str) -> int | None:
     return match.start() if match else None
 
 
-_REF = re.compile(_word_start("ref") + r"""\s*\(\s*['"]([^'"]*)['"]""")
+_REF = re.compile(r"""\bref\s*\(\s*['"]([^'"]*)['"]""")
 
 
 def ref_offsets(text: str) -> dict[str, int]:
@@ -140,8 +131,8 @@ def session_calls(text: str) -> list[Call]:
                 kwargs.append((keyword.group(1), keyword.group(2).strip()))
             elif part.strip():
                 args.append(part.strip())
-        calls.append(Call(name="digdag_" + match.group(1), args=tuple(args), kwargs=tuple(kwargs),
-                          offset=match.start(), compared=_compared(clean, match.start())))
+        calls.append(Call(name=match.group(1), args=tuple(args), kwargs=tuple(kwargs), offset=match.start(),
+                          compared=_compared(clean, match.start())))
     return calls
 
 

@@ -29,7 +29,7 @@ class Changes:
     blocked: tuple[str, ...] = ()
     diffs: Mapping[str, str] = field(default_factory=dict)
     staged: tuple[tuple[str, str], ...] = ()  # (name in the staging folder, path in out/) of each write
-    digests: Mapping[str, str] = field(default_factory=dict)  # path -> sha256 of the tree's content
+    digests: Mapping[str, str] = field(default_factory=dict)  # path -> sha256 of the tree's content (apply_tree)
     recovered: int = 0  # files an interrupted earlier run had staged, moved into place by this one
 
     @property
@@ -45,9 +45,10 @@ def compare_tree(tree: Mapping[str, str], out: Path, *, force: bool = False, wit
 
 
 def classify(tree: Mapping[str, str], out: Path, *, existing: Existing, force: bool = False,
-             with_diff: bool = False, stage: Stage | None = None) -> Changes:
+             with_diff: bool = False, stage: Stage | None = None, with_digests: bool = False) -> Changes:
     """compare_tree over a listing of out/ already made; with `stage`, each new or changed file is passed
-    to it (until a file is blocked). Files are compared in the tree's order."""
+    to it (until a file is blocked); with `with_digests`, the sha256 of every file of the tree (for the
+    up-to-date record of a run that writes). Files are compared in the tree's order."""
     rels = list(tree)
     inside = Inside(out)
     for rel in rels:
@@ -62,7 +63,8 @@ def classify(tree: Mapping[str, str], out: Path, *, existing: Existing, force: b
     for index, rel in enumerate(rels):
         text = tree[rel]
         new = text.encode("utf-8")
-        digests[rel] = hashlib.sha256(new).hexdigest()
+        if with_digests:
+            digests[rel] = hashlib.sha256(new).hexdigest()
         old = existing.get(rel)
         if old is None:
             created.append(rel)

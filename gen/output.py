@@ -49,7 +49,8 @@ def apply_tree(tree: Mapping[str, str], out: Path, *, force: bool = False) -> Ch
             folders = _folders(list(tree)) if whole else [str(i) for i in range(len(tree) // _PER_FOLDER + 1)]
             for folder in folders:
                 (target / folder).mkdir()
-            changes = classify(tree, out, existing=existing, force=force, stage=_stager(target, whole=whole))
+            changes = classify(tree, out, existing=existing, force=force, stage=_stager(target, whole=whole),
+                               with_digests=True)
             staged = changes.staged
             if changes.blocked:
                 raise OutputError(

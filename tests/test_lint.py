@@ -125,6 +125,18 @@ def test_session_calls_read_positional_and_keyword_arguments() -> None:
         ("digdag_session_date", (), {}, True)]
 
 
+@pytest.mark.parametrize(("before", "compared"), [
+    ("where d =", True), ("where d >= ", True), ("where d <", True), ("where d BETWEEN", True),
+    ("where d in (", True), ("where d IN  \n (", True), ("where d = {", True), ("between", True),
+    ("where d", False), ("where d join(", False), ("select", False), ("where d tween", False),
+    ("where d mixin (", False), ("", False),
+])
+def test_a_call_is_compared_when_the_code_before_it_ends_in_a_comparison(before: str, compared: bool) -> None:
+    # Long code before the call: only its last characters decide (a model with many calls stays linear).
+    text = "select 1\n" * 2000 + before + " {{ digdag_session.digdag_session_date() }}"
+    assert [c.compared for c in session_calls(text)] == [compared]
+
+
 def test_rule_ids_and_durations() -> None:
     assert rule_id("gen101") == "GEN101" and rule_id("Wall-Clock-In-Incremental") == "GEN101"
     assert rule_id("GEN999") is None
