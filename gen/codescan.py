@@ -36,7 +36,6 @@ TZ_ARGUMENT = {"digdag_session_start": 1, "digdag_session_end": 1, "digdag_sessi
                "digdag_window_filter": 2, "digdag_delete_window": 2, "digdag_session_date": 0}
 GRAINS = {"hour": "hour", "hourly": "hour", "day": "day", "daily": "day", "week": "week", "weekly": "week",
           "month": "month", "monthly": "month"}
-
 _NAMES = "|".join(sorted(set(GRAIN_ARGUMENT) | set(TZ_ARGUMENT)))
 _CALL = re.compile(r"\b(?:digdag_session\s*\.\s*)?(" + _NAMES + r")\s*\(")
 _COMPARED = re.compile(r"(?:[=<>]|\bbetween|\bin\s*\()$", re.IGNORECASE)

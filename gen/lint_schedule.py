@@ -128,8 +128,9 @@ def lateness(r: Timing, u: Timing, runtime: int) -> str | None:
         s = next((s for s in required if begins < s + (u.delay_seconds + runtime) * 1000), None)
         if s is not None:
             late += 1
-            first_late = first_late or (t, zone, s)
-    if not samples or first_late is None or late * 2 < len(samples):
+            if first_late is None:
+                first_late = (t, zone, s)
+    if first_late is None or late * 2 < len(samples):  # (no samples: no late one either)
         return None
     session, zone, upstream_session = first_late
     reader_time, upstream_time = to_datetime(r.tz, session), to_datetime(zone, upstream_session)
