@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,37 +24,9 @@ import pytest
 import yaml
 
 from tests.conftest import require_tool
+from tests.task_project import SESSION_TIME, USER_VALUES, lay_out, task_env, write_values
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "templates" / "digdag" / "scripts" / "run-dbt.sh"
-CHART = REPO / "templates" / "digdag" / "charts" / "dbt-job"
-
-SESSION_TIME = "2024-03-02T00:00:00+09:00"
-
-USER_VALUES = """\
-image:
-  repository: registry.example/analytics/dbt
-  tag: "2024.03.1"
-dbt:
-  target: prod
-  profiles:
-    warehouse:
-      target: prod
-      outputs:
-        prod:
-          type: postgres
-          host: db.internal
-          port: 5432
-          user: dbt
-          password: "{{ env_var('DBT_PASSWORD') }}"
-          dbname: analytics
-          schema: public
-          threads: 4
-secretEnv:
-  - name: DBT_PASSWORD
-    secretName: warehouse-credentials
-    key: password
-"""
 
 
 def gen_json(value: Any) -> str:
@@ -75,40 +46,12 @@ class Project:
 
     def __init__(self, root: Path, helm: Path | None):
         self.dir = root / "project"
-        self.dir.mkdir()
-        (self.dir / "scripts").mkdir()
-        shutil.copy(SCRIPT, self.dir / "scripts" / "run-dbt.sh")
-        shutil.copytree(CHART, self.dir / "charts" / "dbt-job")
-        (self.dir / "dbt-job-values.yaml").write_text(USER_VALUES, encoding="utf-8")
+        lay_out(self.dir)
         (root / "kubeconfig").write_text("", encoding="utf-8")
         dirs = [str(helm.parent)] if helm else []
         path = os.pathsep.join([*dirs, str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
-        self.env = {
-            "PATH": path,
-            "HOME": str(root),
-            "TMPDIR": str(root),
-            "KUBECONFIG": str(root / "kubeconfig"),
-            "GEN_KUBECTL": str(require_tool("kubectl")),
-            "GEN_RUNNER": "k8s",
-            "GEN_WORKFLOW": "orders",
-            "GEN_JOB_SLUG": "orders",
-            "GEN_SESSION_TIME": SESSION_TIME,
-            "GEN_SESSION_ID": "42",
-            "GEN_ATTEMPT_ID": "7",
-            "GEN_SELECTS": gen_json(["stg_orders", "fct_orders.v2"]),
-            "GEN_VARS": gen_json({"region": "jp"}),
-            "GEN_SESSION_TIME_MODE": "vars",
-            "GEN_K8S_NAMESPACE": "data",
-            "GEN_K8S_CONTEXT": "",
-            "GEN_CHART": "charts/dbt-job",
-            "GEN_CHART_VERSION": "",
-            "GEN_IMAGE_TAG": "",
-            "GEN_VALUES_FILE": "dbt-job-values.yaml",
-            "GEN_TIMEOUT_SECONDS": "3600",
-            "GEN_DBT_PROJECT_DIR": "",
-            "GEN_DBT_PROFILES_DIR": "",
-            "GEN_DRY_RUN": "true",
-        }
+        self.env = {**task_env(path=path, home=root, kubeconfig=root / "kubeconfig", namespace="data"),
+                    "GEN_KUBECTL": str(require_tool("kubectl")), "GEN_DRY_RUN": "true"}
 
     def run(self, **env: str) -> subprocess.CompletedProcess[str]:
         full = {**self.env, **env}
@@ -242,8 +185,9 @@ def test_long_workflow_name(project: Project) -> None:
 
 
 def test_helm_template_failure_exits_3(project: Project) -> None:
-    (project.dir / "dbt-job-values.yaml").write_text(
-        USER_VALUES.replace("\"{{ env_var('DBT_PASSWORD') }}\"", "hunter2"), encoding="utf-8")
+    profile = USER_VALUES["dbt"]["profiles"]["warehouse"]["outputs"]["prod"]
+    write_values(project.dir, {**USER_VALUES, "dbt": {**USER_VALUES["dbt"], "profiles": {"warehouse": {
+        "target": "prod", "outputs": {"prod": {**profile, "password": "hunter2"}}}}}})
     proc = project.run()
     assert proc.returncode == 3, out(proc)
     assert "must not hold a credential" in proc.stderr

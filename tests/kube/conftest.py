@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,29 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import REPO, require_tool
+from tests.conftest import require_tool
 from tests.kube.cluster import Cluster, ClusterError, start_cluster
+from tests.task_project import USER_VALUES, lay_out, task_env, write_values
 
-SCRIPT = REPO / "templates" / "digdag" / "scripts" / "run-dbt.sh"
-CHART = REPO / "templates" / "digdag" / "charts" / "dbt-job"
-SESSION_TIME = "2024-03-02T00:00:00+09:00"
 # The one container log kwok serves (tests/kube/kwok-stages.yaml: ClusterLogs).
 CANNED = "dbt (simulated by kwok): canned log line"
 UNPULLABLE_REPOSITORY = "registry.invalid/gen-test/dbt"  # kwok-stages.yaml: pod-image-pull-backoff
-
-USER_VALUES: dict[str, Any] = {
-    "image": {"repository": "registry.example/analytics/dbt", "tag": "2024.03.1"},
-    "dbt": {
-        "target": "prod",
-        "profiles": {"warehouse": {"target": "prod", "outputs": {"prod": {
-            "type": "postgres", "host": "db.internal", "port": 5432, "user": "dbt",
-            "password": "{{ env_var('DBT_PASSWORD') }}", "dbname": "analytics", "schema": "public",
-            "threads": 4}}}},
-    },
-    "secretEnv": [{"name": "DBT_PASSWORD", "secretName": "warehouse-credentials", "key": "password"}],
-}
 
 
 @pytest.fixture(scope="session")
@@ -158,45 +142,22 @@ class KubeProject:
         self.cluster = cluster
         self.ns = ns
         self.dir = root / "project"
-        (self.dir / "scripts").mkdir(parents=True)
-        shutil.copy(SCRIPT, self.dir / "scripts" / "run-dbt.sh")
-        shutil.copytree(CHART, self.dir / "charts" / "dbt-job")
-        self.write_values()
+        lay_out(self.dir)
         tools = os.pathsep.join(dict.fromkeys([str(helm.parent), str(kubectl.parent)]))
+        path = os.pathsep.join([tools, str(Path(sys.executable).parent), "/usr/bin", "/bin"])
         self.env = {
-            "PATH": os.pathsep.join([tools, str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-            "HOME": str(root),
-            "TMPDIR": str(root),
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "GEN_RUNNER": "k8s",
-            "GEN_WORKFLOW": "orders",
-            "GEN_JOB_SLUG": "orders",
-            "GEN_SESSION_TIME": SESSION_TIME,
-            "GEN_SESSION_ID": "42",
-            "GEN_ATTEMPT_ID": "7",
-            "GEN_SELECTS": '["stg_orders", "fct_orders.v2"]\n',
-            "GEN_VARS": '{"region": "jp"}\n',
+            **task_env(path=path, home=root, kubeconfig=cluster.kubeconfig, namespace=ns),
             "GEN_DBT_ARGS": '["--indirect-selection", "buildable"]',
-            "GEN_SESSION_TIME_MODE": "vars",
-            "GEN_K8S_NAMESPACE": ns,
-            "GEN_K8S_CONTEXT": "",
-            "GEN_CHART": "charts/dbt-job",
-            "GEN_CHART_VERSION": "",
-            "GEN_IMAGE_TAG": "",
-            "GEN_VALUES_FILE": "dbt-job-values.yaml",
             "GEN_TIMEOUT_SECONDS": "300",
             "GEN_POLL_SECONDS": "0.2",
             "GEN_STUCK_GRACE_SECONDS": "0",
             "GEN_RETRY_BACKOFF_SECONDS": "0.2",
             "GEN_LOG_DRAIN_SECONDS": "0.3",
-            "GEN_DBT_PROJECT_DIR": "",
-            "GEN_DBT_PROFILES_DIR": "",
         }
 
     def write_values(self, **over: Any) -> None:
         """The user's values file: USER_VALUES with top-level keys replaced."""
-        values = {**USER_VALUES, **over}
-        (self.dir / "dbt-job-values.yaml").write_text(yaml.safe_dump(values), encoding="utf-8")
+        write_values(self.dir, {**USER_VALUES, **over})
 
     def run(self, **env: str) -> subprocess.CompletedProcess[str]:
         """Run the task to its end."""

@@ -24,13 +24,13 @@ import yaml
 from tests.kube.cluster import Cluster, kubeconfig_text
 from tests.kube.conftest import (
     CANNED,
-    SESSION_TIME,
     SPARE,
     UNPULLABLE_REPOSITORY,
     KubeProject,
     make_namespace,
     out,
 )
+from tests.task_project import SESSION_TIME
 
 HOLD = {"gen.test/outcome": "hold"}
 FAIL = {"gen.test/outcome": "fail"}
