@@ -149,8 +149,7 @@ def report_coverage(result: Any, *, quiet: bool) -> bool:
 
     coverage = check_coverage(result.manifest, result.plan, include_packages=result.config.include_packages)
     if not coverage.ok or not quiet:
-        for line in coverage_lines(coverage):
-            click.echo(line, err=True)
+        echo_lines(coverage_lines(coverage), err=True)
     if not coverage.ok:
         click.echo(f"error: {len(coverage.gaps)} coverage gap(s): every enabled model, seed and snapshot "
                    "must be built by exactly one workflow", err=True)

@@ -13,6 +13,7 @@ from gen.cli import (
     EXIT_OK,
     build_inputs,
     cli,
+    echo_lines,
     echo_warnings,
     input_options,
     out_dir,
@@ -62,13 +63,12 @@ def workflows(ctx: click.Context, /, out: Path | None, check: bool, show_diff: b
                 stamp.forget(target)
             changes = apply_tree(result.tree, target, force=force)
         notes = foreign_note(changes, out=str(target))
-        for line in notes:
-            click.echo(line, err=True)
+        echo_lines(notes, err=True)
         if dry and (check or show_diff):
             click.echo("".join(changes.diffs.values()), nl=False)
         if not quiet:
-            for line in summary(result.plan, changes, out=str(target), dry=dry, projects=len(result.tree.projects)):
-                click.echo(line, err=check)
+            echo_lines(summary(result.plan, changes, out=str(target), dry=dry, projects=len(result.tree.projects)),
+                       err=check)
         if record:
             stamp.save(target, key=_record_key(inputs, target, result.manifest.path, result.manifest.file_sha256),
                        digests=changes.digests, foreign=changes.foreign, user_templates=result.templates,
@@ -110,11 +110,9 @@ def _replay_if_up_to_date(inputs: Any, target: Path, *, quiet: bool) -> bool:
     if found is None:
         return False
     echo_warnings(found.warnings)
-    for line in found.notes:
-        click.echo(line, err=True)
+    echo_lines(found.notes, err=True)
     if not quiet:
-        for line in found.summary:
-            click.echo(line)
+        echo_lines(found.summary)
     return True
 
 
