@@ -11,6 +11,7 @@ dbt-job-values.yaml) and runs the task command through /bin/sh, as Digdag's sh> 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -185,9 +186,9 @@ def test_long_workflow_name(project: Project) -> None:
 
 
 def test_helm_template_failure_exits_3(project: Project) -> None:
-    profile = USER_VALUES["dbt"]["profiles"]["warehouse"]["outputs"]["prod"]
-    write_values(project.dir, {**USER_VALUES, "dbt": {**USER_VALUES["dbt"], "profiles": {"warehouse": {
-        "target": "prod", "outputs": {"prod": {**profile, "password": "hunter2"}}}}}})
+    values = copy.deepcopy(USER_VALUES)
+    values["dbt"]["profiles"]["warehouse"]["outputs"]["prod"]["password"] = "hunter2"
+    write_values(project.dir, values)
     proc = project.run()
     assert proc.returncode == 3, out(proc)
     assert "must not hold a credential" in proc.stderr
